@@ -1,1 +1,13 @@
-//! placeholder
+//! The one place where every type that crosses a process boundary is defined:
+//! service APIs, the kiosk WebSocket protocol, events and errors.
+//!
+//! No service redefines another's types; a change here is a protocol change and
+//! bumps [`PROTOCOL_VERSION`] when it is not backward compatible.
+
+pub mod service;
+
+pub use service::Service;
+
+/// Version of the wire protocol spoken between services and with the kiosk page.
+/// Carried in every kiosk WebSocket message so that a stale page is told to reload.
+pub const PROTOCOL_VERSION: u32 = 1;
