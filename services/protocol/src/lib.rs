@@ -4,8 +4,17 @@
 //! No service redefines another's types; a change here is a protocol change and
 //! bumps [`PROTOCOL_VERSION`] when it is not backward compatible.
 
+pub mod catalog;
+pub mod dialogue;
+pub mod error;
+pub mod health;
+pub mod kiosk;
 pub mod service;
+pub mod tryon;
+pub mod vision;
+pub mod voice;
 
+pub use error::ErrorBody;
 pub use service::Service;
 
 /// Version of the wire protocol spoken between services and with the kiosk page.

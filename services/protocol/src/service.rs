@@ -73,7 +73,10 @@ impl std::str::FromStr for Service {
             .find(|service| service.name() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = Service::ALL.iter().map(|s| s.name()).collect();
-                format!("unknown service {s:?}; expected one of {}", names.join(", "))
+                format!(
+                    "unknown service {s:?}; expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
