@@ -55,7 +55,9 @@ struct Supervised {
 /// Each child is the leader of its own process group. Signals go to the group, so a
 /// service started through a wrapper script is stopped whole, and a Ctrl-C at the
 /// terminal reaches only the launcher, which then stops the children in order.
-/// Children are also `kill_on_drop`, so a launcher that unwinds does not leak them.
+/// Dropping the supervisor without calling `shutdown` stops the services too, in the
+/// background; children are also `kill_on_drop`, so a launcher that unwinds or whose
+/// runtime ends does not leak them.
 pub struct Supervisor {
     sink: LogSink,
     policy: BackoffPolicy,
