@@ -24,7 +24,12 @@ pub fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
 
 fn normalised_words(text: &str) -> Vec<String> {
     text.split_whitespace()
-        .map(|word| word.chars().filter(|c| c.is_alphanumeric() || *c == '\'').collect::<String>().to_lowercase())
+        .map(|word| {
+            word.chars()
+                .filter(|c| c.is_alphanumeric() || *c == '\'')
+                .collect::<String>()
+                .to_lowercase()
+        })
         .filter(|word| !word.is_empty())
         .collect()
 }
@@ -38,7 +43,10 @@ mod tests {
         assert_eq!(word_error_rate("a blue shirt", "A blue shirt."), 0.0);
         assert_eq!(word_error_rate("a blue shirt", "a red shirt"), 1.0 / 3.0);
         assert_eq!(word_error_rate("a blue shirt", "a shirt"), 1.0 / 3.0);
-        assert_eq!(word_error_rate("a blue shirt", "a blue silk shirt"), 1.0 / 3.0);
+        assert_eq!(
+            word_error_rate("a blue shirt", "a blue silk shirt"),
+            1.0 / 3.0
+        );
         assert_eq!(word_error_rate("", "noise"), 1.0);
     }
 }

@@ -46,13 +46,22 @@ impl SpeechToText {
     pub fn load(model: &Path, threads: usize) -> Result<SpeechToText, SttError> {
         let path = model.to_string_lossy().into_owned();
         let context = WhisperContext::new_with_params(&path, WhisperContextParameters::default())
-            .map_err(|e| SttError::Load { path, reason: e.to_string() })?;
-        Ok(SpeechToText { context, threads: threads.max(1) as i32 })
+            .map_err(|e| SttError::Load {
+            path,
+            reason: e.to_string(),
+        })?;
+        Ok(SpeechToText {
+            context,
+            threads: threads.max(1) as i32,
+        })
     }
 
     /// Transcribes 16 kHz mono samples in English; returns the segments.
     pub fn transcribe(&self, samples: &[f32]) -> Result<Vec<Segment>, SttError> {
-        let mut state = self.context.create_state().map_err(|e| SttError::Decode(e.to_string()))?;
+        let mut state = self
+            .context
+            .create_state()
+            .map_err(|e| SttError::Decode(e.to_string()))?;
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         params.set_n_threads(self.threads);
         params.set_language(Some("en"));
@@ -61,10 +70,14 @@ impl SpeechToText {
         params.set_print_special(false);
         params.set_print_timestamps(false);
         params.set_single_segment(false);
-        state.full(params, samples).map_err(|e| SttError::Decode(e.to_string()))?;
+        state
+            .full(params, samples)
+            .map_err(|e| SttError::Decode(e.to_string()))?;
         let mut segments = Vec::new();
         for segment in state.as_iter() {
-            let text = segment.to_str_lossy().map_err(|e| SttError::Decode(e.to_string()))?;
+            let text = segment
+                .to_str_lossy()
+                .map_err(|e| SttError::Decode(e.to_string()))?;
             segments.push(Segment {
                 // whisper.cpp counts in centiseconds.
                 start: segment.start_timestamp() as f32 / 100.0,

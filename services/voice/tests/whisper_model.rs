@@ -1,6 +1,8 @@
 //! The whisper model that `models install` converted from CTranslate2 to ggml loads in
 //! whisper.cpp and transcribes a spoken sentence.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed set-up should stop the test loudly
+
 use std::path::{Path, PathBuf};
 
 use models::{MODELS_DIR_ENV, Manifest, verify_model};
@@ -12,14 +14,22 @@ fn workspace_root() -> PathBuf {
 }
 
 fn models_dir() -> PathBuf {
-    std::env::var_os(MODELS_DIR_ENV).map(PathBuf::from).unwrap_or_else(|| workspace_root().join("models"))
+    std::env::var_os(MODELS_DIR_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("models"))
 }
 
 fn read_wav_16k_mono(path: &Path) -> Vec<f32> {
     let mut reader = hound::WavReader::open(path).unwrap();
     let spec = reader.spec();
-    assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (SAMPLE_RATE, 1, 16));
-    reader.samples::<i16>().map(|s| f32::from(s.unwrap()) / 32768.0).collect()
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (SAMPLE_RATE, 1, 16)
+    );
+    reader
+        .samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32768.0)
+        .collect()
 }
 
 #[test]
@@ -40,5 +50,8 @@ fn converted_whisper_model_transcribes_a_spoken_request() {
     println!("heard {text:?} (word error rate {wer:.2})");
     assert!(wer <= 0.15, "word error rate {wer:.2}: heard {text:?}");
     let last = segments.last().unwrap();
-    assert!(last.end > 2.5 && last.end < 5.0, "segment times follow the 3.5 s of audio: {segments:?}");
+    assert!(
+        last.end > 2.5 && last.end < 5.0,
+        "segment times follow the 3.5 s of audio: {segments:?}"
+    );
 }

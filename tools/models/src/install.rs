@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::ModelError;
 use crate::archive::{copy_member, extract_folder};
 use crate::convert::whisper;
 use crate::fetch::{ArtifactSource, fetch_artifact};
@@ -14,7 +15,6 @@ use crate::formats;
 use crate::hashing::{HashingWriter, sha256_file};
 use crate::manifest::{ConversionKind, ModelEntry, ModelFile};
 use crate::progress::Progress;
-use crate::ModelError;
 
 /// What `install` did for one model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +39,18 @@ pub struct Installer {
 
 impl Installer {
     /// An installer with the artifact cache inside the models directory.
-    pub fn new(models_dir: impl Into<PathBuf>, source: ArtifactSource, progress: Progress) -> Installer {
+    pub fn new(
+        models_dir: impl Into<PathBuf>,
+        source: ArtifactSource,
+        progress: Progress,
+    ) -> Installer {
         let models_dir = models_dir.into();
-        Installer { cache_dir: models_dir.join(".artifacts"), models_dir, source, progress }
+        Installer {
+            cache_dir: models_dir.join(".artifacts"),
+            models_dir,
+            source,
+            progress,
+        }
     }
 
     /// Makes sure every file of `entry` is installed and verified.
@@ -49,21 +58,29 @@ impl Installer {
         let broken: Vec<&ModelFile> = entry
             .files
             .iter()
-            .filter(|file| match verify_file(&self.models_dir, entry, file, &self.progress) {
-                Ok(_) => false,
-                Err(ModelError::Missing { .. }) => true,
-                Err(error) => {
-                    self.progress.line(&format!("{error}; installing it again"));
-                    true
-                }
-            })
+            .filter(
+                |file| match verify_file(&self.models_dir, entry, file, &self.progress) {
+                    Ok(_) => false,
+                    Err(ModelError::Missing { .. }) => true,
+                    Err(error) => {
+                        self.progress.line(&format!("{error}; installing it again"));
+                        true
+                    }
+                },
+            )
             .collect();
         if broken.is_empty() {
             return Ok(Outcome::AlreadyInstalled);
         }
         let artifact = fetch_artifact(entry, &self.cache_dir, &self.source, &self.progress)?;
         match &entry.convert {
-            Some(conversion) => self.install_converted(entry, conversion.kind, &conversion.from, &artifact, &broken)?,
+            Some(conversion) => self.install_converted(
+                entry,
+                conversion.kind,
+                &conversion.from,
+                &artifact,
+                &broken,
+            )?,
             None => {
                 for file in broken {
                     self.install_extracted(entry, file, &artifact)?;
@@ -73,11 +90,18 @@ impl Installer {
         Ok(Outcome::Installed)
     }
 
-    fn install_extracted(&self, entry: &ModelEntry, file: &ModelFile, artifact: &Path) -> Result<(), ModelError> {
+    fn install_extracted(
+        &self,
+        entry: &ModelEntry,
+        file: &ModelFile,
+        artifact: &Path,
+    ) -> Result<(), ModelError> {
         let member = file.from.as_deref().unwrap_or_default();
         let target = self.models_dir.join(&file.path);
         let partial = partial_path(&target)?;
-        let bar = self.progress.bytes(&format!("extract {}", file.path), file.size);
+        let bar = self
+            .progress
+            .bytes(&format!("extract {}", file.path), file.size);
         let mut writer = HashingWriter::new(BufWriter::new(create(&partial)?), bar.clone());
         let found = copy_member(artifact, member, &mut writer)?;
         bar.finish_and_clear();
@@ -102,20 +126,28 @@ impl Installer {
         artifact: &Path,
         outputs: &[&ModelFile],
     ) -> Result<(), ModelError> {
-        let inputs = tempfile::tempdir_in(&self.cache_dir).map_err(ModelError::io(&self.cache_dir))?;
+        let inputs =
+            tempfile::tempdir_in(&self.cache_dir).map_err(ModelError::io(&self.cache_dir))?;
         extract_folder(artifact, from, inputs.path())?;
         for file in outputs {
             let target = self.models_dir.join(&file.path);
             let partial = partial_path(&target)?;
-            let bar = self.progress.bytes(&format!("convert {}", file.path), file.size);
+            let bar = self
+                .progress
+                .bytes(&format!("convert {}", file.path), file.size);
             let mut writer = HashingWriter::new(BufWriter::new(create(&partial)?), bar.clone());
             let converted = match kind {
-                ConversionKind::WhisperCtranslate2ToGgml => whisper::convert(inputs.path(), &mut writer),
+                ConversionKind::WhisperCtranslate2ToGgml => {
+                    whisper::convert(inputs.path(), &mut writer)
+                }
             };
             bar.finish_and_clear();
             if let Err(reason) = converted {
                 let _ = std::fs::remove_file(&partial);
-                return Err(ModelError::Convert { model: entry.name.clone(), reason });
+                return Err(ModelError::Convert {
+                    model: entry.name.clone(),
+                    reason,
+                });
             }
             let (out, seen, _) = writer.finish();
             let handle = out.into_file().map_err(ModelError::io(&partial))?;
@@ -154,7 +186,8 @@ impl Installer {
             reason,
         })?;
         std::fs::rename(partial, target).map_err(ModelError::io(target))?;
-        self.progress.line(&format!("{}: installed {}", entry.name, file.path));
+        self.progress
+            .line(&format!("{}: installed {}", entry.name, file.path));
         Ok(())
     }
 }
@@ -163,21 +196,38 @@ impl Installer {
 /// Services call this before loading a model.
 pub fn verify_model(models_dir: &Path, entry: &ModelEntry) -> Result<Vec<PathBuf>, ModelError> {
     let progress = Progress::plain();
-    entry.files.iter().map(|file| verify_file(models_dir, entry, file, &progress)).collect()
+    entry
+        .files
+        .iter()
+        .map(|file| verify_file(models_dir, entry, file, &progress))
+        .collect()
 }
 
 /// Verifies one installed file; returns its path.
-pub fn verify_file(models_dir: &Path, entry: &ModelEntry, file: &ModelFile, progress: &Progress) -> Result<PathBuf, ModelError> {
+pub fn verify_file(
+    models_dir: &Path,
+    entry: &ModelEntry,
+    file: &ModelFile,
+    progress: &Progress,
+) -> Result<PathBuf, ModelError> {
     let path = models_dir.join(&file.path);
     let metadata = match std::fs::metadata(&path) {
         Ok(metadata) => metadata,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ModelError::Missing { model: entry.name.clone(), path });
+            return Err(ModelError::Missing {
+                model: entry.name.clone(),
+                path,
+            });
         }
         Err(e) => return Err(ModelError::io(&path)(e)),
     };
     if metadata.len() != file.size {
-        return Err(ModelError::SizeMismatch { model: entry.name.clone(), path, expected: file.size, seen: metadata.len() });
+        return Err(ModelError::SizeMismatch {
+            model: entry.name.clone(),
+            path,
+            expected: file.size,
+            seen: metadata.len(),
+        });
     }
     let bar = progress.bytes(&format!("verify {}", file.path), file.size);
     let seen = sha256_file(&path, &bar)?;

@@ -14,10 +14,15 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use models::fetch::{ArtifactSource, fetch_artifact};
 use models::progress::Progress;
-use models::{DEFAULT_MODELS_DIR, Installer, MODELS_DIR_ENV, Manifest, ModelEntry, Outcome, verify_model};
+use models::{
+    DEFAULT_MODELS_DIR, Installer, MODELS_DIR_ENV, Manifest, ModelEntry, Outcome, verify_model,
+};
 
 #[derive(Parser)]
-#[command(version, about = "Fetch, verify, convert and install the assistant's models")]
+#[command(
+    version,
+    about = "Fetch, verify, convert and install the assistant's models"
+)]
 struct Cli {
     /// Models directory.
     #[arg(long, global = true, env = MODELS_DIR_ENV, default_value = DEFAULT_MODELS_DIR)]
@@ -83,8 +88,12 @@ fn run() -> anyhow::Result<ExitCode> {
             let mut failed = 0;
             for entry in selected(&manifest, &only)? {
                 match installer.install(entry) {
-                    Ok(Outcome::AlreadyInstalled) => progress.line(&format!("{}: verified", entry.name)),
-                    Ok(Outcome::Installed) => progress.line(&format!("{}: installed and verified", entry.name)),
+                    Ok(Outcome::AlreadyInstalled) => {
+                        progress.line(&format!("{}: verified", entry.name))
+                    }
+                    Ok(Outcome::Installed) => {
+                        progress.line(&format!("{}: installed and verified", entry.name))
+                    }
                     Err(error) => {
                         failed += 1;
                         progress.line(&format!("error: {error}"));
@@ -92,7 +101,10 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
             }
             if failed > 0 {
-                bail!("{failed} model(s) could not be installed into {}", cli.dir.display());
+                bail!(
+                    "{failed} model(s) could not be installed into {}",
+                    cli.dir.display()
+                );
             }
             println!("models ready in {}", cli.dir.display());
         }
@@ -114,9 +126,19 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::List => {
             for entry in &manifest.models {
                 let source = &entry.source;
-                println!("{:28} {:10} {}=={} ({})", entry.name, entry.used_by.join(","), source.package, source.version, entry.licence);
+                println!(
+                    "{:28} {:10} {}=={} ({})",
+                    entry.name,
+                    entry.used_by.join(","),
+                    source.package,
+                    source.version,
+                    entry.licence
+                );
                 for file in &entry.files {
-                    println!("    {:48} {:>11} bytes  {}", file.path, file.size, file.format);
+                    println!(
+                        "    {:48} {:>11} bytes  {}",
+                        file.path, file.size, file.format
+                    );
                 }
             }
         }
@@ -136,6 +158,10 @@ fn selected<'a>(manifest: &'a Manifest, only: &[String]) -> anyhow::Result<Vec<&
         return Ok(manifest.models.iter().collect());
     }
     only.iter()
-        .map(|name| manifest.get(name).with_context(|| format!("no model named {name:?} in the manifest (see `models list`)")))
+        .map(|name| {
+            manifest.get(name).with_context(|| {
+                format!("no model named {name:?} in the manifest (see `models list`)")
+            })
+        })
         .collect()
 }

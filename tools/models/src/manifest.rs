@@ -150,7 +150,8 @@ impl Manifest {
     /// The manifest compiled into this binary.
     pub fn builtin() -> Manifest {
         // The built-in manifest is checked by this crate's tests; failing here is a build defect.
-        Manifest::parse(BUILTIN_MANIFEST, "<built-in>").expect("the built-in model manifest is valid")
+        Manifest::parse(BUILTIN_MANIFEST, "<built-in>")
+            .expect("the built-in model manifest is valid")
     }
 
     /// Reads and validates a manifest file.
@@ -161,7 +162,10 @@ impl Manifest {
 
     /// Parses and validates manifest text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest, ModelError> {
-        let error = |message: String| ModelError::Manifest { path: origin.to_string(), message };
+        let error = |message: String| ModelError::Manifest {
+            path: origin.to_string(),
+            message,
+        };
         let manifest: Manifest = toml::from_str(text).map_err(|e| error(e.to_string()))?;
         manifest.validate().map_err(error)?;
         Ok(manifest)
@@ -180,7 +184,8 @@ impl Manifest {
             if !names.insert(name.as_str()) {
                 return Err(format!("models.{name}: the name is used twice"));
             }
-            check_sha256(&model.source.sha256).map_err(|e| format!("models.{name}.source.sha256: {e}"))?;
+            check_sha256(&model.source.sha256)
+                .map_err(|e| format!("models.{name}.source.sha256: {e}"))?;
             if model.files.is_empty() {
                 return Err(format!("models.{name}.files: lists no file"));
             }
@@ -192,8 +197,14 @@ impl Manifest {
                     return Err(format!("{at}.path: installed by two entries"));
                 }
                 match (&model.convert, &file.from) {
-                    (None, None) => return Err(format!("{at}.from: required when there is no conversion")),
-                    (Some(_), Some(_)) => return Err(format!("{at}.from: a converted file comes from the converter, not the artifact")),
+                    (None, None) => {
+                        return Err(format!("{at}.from: required when there is no conversion"));
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(format!(
+                            "{at}.from: a converted file comes from the converter, not the artifact"
+                        ));
+                    }
                     _ => {}
                 }
             }
@@ -203,19 +214,29 @@ impl Manifest {
 }
 
 fn check_sha256(value: &str) -> Result<(), String> {
-    if value.len() == 64 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if value.len() == 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(())
     } else {
-        Err(format!("{value:?} is not a lowercase hex sha256 (64 characters)"))
+        Err(format!(
+            "{value:?} is not a lowercase hex sha256 (64 characters)"
+        ))
     }
 }
 
 fn check_relative(path: &str) -> Result<(), String> {
-    let safe = Path::new(path).components().all(|c| matches!(c, Component::Normal(_)));
+    let safe = Path::new(path)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
     if safe && !path.is_empty() {
         Ok(())
     } else {
-        Err(format!("{path:?} must be a relative path inside the models directory"))
+        Err(format!(
+            "{path:?} must be a relative path inside the models directory"
+        ))
     }
 }
 
@@ -226,8 +247,18 @@ mod tests {
     #[test]
     fn builtin_manifest_is_valid_and_lists_every_runtime_model() {
         let manifest = Manifest::builtin();
-        for name in ["whisper-tiny.en", "piper-en_US-joe-medium", "smollm2-135m-instruct-q4_1", "all-minilm-l6-v2", "blazeface", "onnxruntime"] {
-            assert!(manifest.get(name).is_some(), "{name} missing from the manifest");
+        for name in [
+            "whisper-tiny.en",
+            "piper-en_US-joe-medium",
+            "smollm2-135m-instruct-q4_1",
+            "all-minilm-l6-v2",
+            "blazeface",
+            "onnxruntime",
+        ] {
+            assert!(
+                manifest.get(name).is_some(),
+                "{name} missing from the manifest"
+            );
         }
     }
 
@@ -235,9 +266,13 @@ mod tests {
     fn invalid_entries_are_rejected_naming_the_field() {
         let text = BUILTIN_MANIFEST.replacen("sha256 = \"589c", "sha256 = \"XYZc", 1);
         let error = Manifest::parse(&text, "test").unwrap_err().to_string();
-        assert!(error.contains("models.whisper-tiny.en.source.sha256"), "{error}");
+        assert!(
+            error.contains("models.whisper-tiny.en.source.sha256"),
+            "{error}"
+        );
 
-        let text = BUILTIN_MANIFEST.replacen("path = \"piper/MODEL_CARD\"", "path = \"../MODEL_CARD\"", 1);
+        let text =
+            BUILTIN_MANIFEST.replacen("path = \"piper/MODEL_CARD\"", "path = \"../MODEL_CARD\"", 1);
         let error = Manifest::parse(&text, "test").unwrap_err().to_string();
         assert!(error.contains("must be a relative path"), "{error}");
     }

@@ -15,7 +15,11 @@ pub struct Progress {
 impl Progress {
     /// Bars when stderr is a terminal, plain lines otherwise.
     pub fn auto() -> Progress {
-        if std::io::stderr().is_terminal() { Progress::bars() } else { Progress::plain() }
+        if std::io::stderr().is_terminal() {
+            Progress::bars()
+        } else {
+            Progress::plain()
+        }
     }
 
     /// Always plain lines.
@@ -24,7 +28,9 @@ impl Progress {
     }
 
     fn bars() -> Progress {
-        Progress { bars: Some(MultiProgress::with_draw_target(ProgressDrawTarget::stderr())) }
+        Progress {
+            bars: Some(MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+        }
     }
 
     /// A byte-counting bar for a step of known size (hashing, extracting, converting).
@@ -34,9 +40,11 @@ impl Progress {
             Some(bars) => {
                 let bar = bars.add(ProgressBar::new(total));
                 bar.set_style(
-                    ProgressStyle::with_template("{msg:40} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{msg:40} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
                 );
                 bar.set_message(label.to_string());
                 bar

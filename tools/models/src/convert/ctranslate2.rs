@@ -70,10 +70,20 @@ impl Variable {
     pub fn to_f32(&self) -> Result<Vec<f32>, String> {
         let chunks = self.data.chunks_exact(self.dtype.size());
         Ok(match self.dtype {
-            DType::F32 => chunks.map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            DType::F16 => chunks.map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            DType::BF16 => chunks.map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            other => return Err(format!("{other:?} weights (a quantised export) are not supported; use a float16 or float32 export")),
+            DType::F32 => chunks
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            DType::F16 => chunks
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            DType::BF16 => chunks
+                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            other => {
+                return Err(format!(
+                    "{other:?} weights (a quantised export) are not supported; use a float16 or float32 export"
+                ));
+            }
         })
     }
 
@@ -103,7 +113,9 @@ impl Model {
     pub fn read(reader: &mut impl Read) -> Result<Model, String> {
         let version = read_u32(reader)?;
         if !(5..=6).contains(&version) {
-            return Err(format!("CTranslate2 binary version {version} is not supported (5 or 6 expected)"));
+            return Err(format!(
+                "CTranslate2 binary version {version} is not supported (5 or 6 expected)"
+            ));
         }
         let spec = read_string(reader)?;
         let _spec_revision = read_u32(reader)?;
@@ -112,22 +124,31 @@ impl Model {
         for _ in 0..count {
             let name = read_string(reader)?;
             let rank = read_u8(reader)?;
-            let shape = (0..rank).map(|_| read_u32(reader).map(|d| d as usize)).collect::<Result<Vec<_>, _>>()?;
+            let shape = (0..rank)
+                .map(|_| read_u32(reader).map(|d| d as usize))
+                .collect::<Result<Vec<_>, _>>()?;
             let dtype = DType::from_code(read_u8(reader)?)?;
             let byte_count = read_u32(reader)? as usize;
             let expected = shape.iter().product::<usize>() * dtype.size();
             if byte_count != expected {
-                return Err(format!("variable {name}: {byte_count} bytes for shape {shape:?} of {dtype:?}"));
+                return Err(format!(
+                    "variable {name}: {byte_count} bytes for shape {shape:?} of {dtype:?}"
+                ));
             }
             let mut data = vec![0u8; byte_count];
-            reader.read_exact(&mut data).map_err(|e| format!("variable {name} truncated: {e}"))?;
+            reader
+                .read_exact(&mut data)
+                .map_err(|e| format!("variable {name} truncated: {e}"))?;
             variables.insert(name, Variable { shape, dtype, data });
         }
         let alias_count = read_u32(reader)?;
         for _ in 0..alias_count {
             let alias = read_string(reader)?;
             let target = read_string(reader)?;
-            let variable = variables.get(&target).ok_or_else(|| format!("alias {alias} names unknown {target}"))?.clone();
+            let variable = variables
+                .get(&target)
+                .ok_or_else(|| format!("alias {alias} names unknown {target}"))?
+                .clone();
             variables.insert(alias, variable);
         }
         Ok(Model { spec, variables })
@@ -135,28 +156,38 @@ impl Model {
 
     /// A variable by name, or an error naming it.
     pub fn get(&self, name: &str) -> Result<&Variable, String> {
-        self.variables.get(name).ok_or_else(|| format!("the model has no variable {name}"))
+        self.variables
+            .get(name)
+            .ok_or_else(|| format!("the model has no variable {name}"))
     }
 }
 
 fn read_u8(reader: &mut impl Read) -> Result<u8, String> {
     let mut byte = [0u8; 1];
-    reader.read_exact(&mut byte).map_err(|e| format!("truncated model.bin: {e}"))?;
+    reader
+        .read_exact(&mut byte)
+        .map_err(|e| format!("truncated model.bin: {e}"))?;
     Ok(byte[0])
 }
 
 fn read_u32(reader: &mut impl Read) -> Result<u32, String> {
     let mut bytes = [0u8; 4];
-    reader.read_exact(&mut bytes).map_err(|e| format!("truncated model.bin: {e}"))?;
+    reader
+        .read_exact(&mut bytes)
+        .map_err(|e| format!("truncated model.bin: {e}"))?;
     Ok(u32::from_le_bytes(bytes))
 }
 
 /// A u16 length, then that many bytes ending in a NUL.
 fn read_string(reader: &mut impl Read) -> Result<String, String> {
     let mut length = [0u8; 2];
-    reader.read_exact(&mut length).map_err(|e| format!("truncated model.bin: {e}"))?;
+    reader
+        .read_exact(&mut length)
+        .map_err(|e| format!("truncated model.bin: {e}"))?;
     let mut bytes = vec![0u8; usize::from(u16::from_le_bytes(length))];
-    reader.read_exact(&mut bytes).map_err(|e| format!("truncated model.bin: {e}"))?;
+    reader
+        .read_exact(&mut bytes)
+        .map_err(|e| format!("truncated model.bin: {e}"))?;
     if bytes.last() == Some(&0) {
         bytes.pop();
     }

@@ -27,10 +27,15 @@ pub fn convert(model_dir: &Path, out: &mut impl Write) -> Result<(), String> {
     let file = File::open(&model_path).map_err(|e| format!("{}: {e}", model_path.display()))?;
     let model = Model::read(&mut BufReader::new(file))?;
     if model.spec != "WhisperSpec" {
-        return Err(format!("{} holds a {} model, not WhisperSpec", model_path.display(), model.spec));
+        return Err(format!(
+            "{} holds a {} model, not WhisperSpec",
+            model_path.display(),
+            model.spec
+        ));
     }
     let vocabulary_path = model_dir.join("vocabulary.txt");
-    let vocabulary = std::fs::read_to_string(&vocabulary_path).map_err(|e| format!("{}: {e}", vocabulary_path.display()))?;
+    let vocabulary = std::fs::read_to_string(&vocabulary_path)
+        .map_err(|e| format!("{}: {e}", vocabulary_path.display()))?;
     let tokens = ordinary_tokens(&vocabulary)?;
 
     let hparams = Hparams::of(&model)?;
@@ -76,13 +81,27 @@ impl Hparams {
     fn of(model: &Model) -> Result<Hparams, String> {
         let dim = |name: &str, axis: usize| -> Result<i32, String> {
             let variable = model.get(name)?;
-            variable.shape.get(axis).map(|&d| d as i32).ok_or_else(|| format!("{name} has shape {:?}", variable.shape))
+            variable
+                .shape
+                .get(axis)
+                .map(|&d| d as i32)
+                .ok_or_else(|| format!("{name} has shape {:?}", variable.shape))
         };
         let scalar = |name: &str| -> Result<i32, String> {
-            model.get(name)?.scalar_int().map(|v| v as i32).ok_or_else(|| format!("{name} is not an integer scalar"))
+            model
+                .get(name)?
+                .scalar_int()
+                .map(|v| v as i32)
+                .ok_or_else(|| format!("{name} is not an integer scalar"))
         };
         let layers = |prefix: &str| {
-            (0..).take_while(|i| model.variables.contains_key(&format!("{prefix}/layer_{i}/ffn/linear_0/weight"))).count() as i32
+            (0..)
+                .take_while(|i| {
+                    model
+                        .variables
+                        .contains_key(&format!("{prefix}/layer_{i}/ffn/linear_0/weight"))
+                })
+                .count() as i32
         };
         Ok(Hparams {
             n_vocab: dim("decoder/embeddings/weight", 0)?,
@@ -126,31 +145,79 @@ struct Tensor {
 fn tensors(model: &Model, hparams: &Hparams) -> Result<Vec<(String, Tensor)>, String> {
     let whole = |name: &str| -> Result<Tensor, String> {
         let variable = model.get(name)?;
-        Ok(Tensor { shape: variable.shape.clone(), values: variable.to_f32()? })
+        Ok(Tensor {
+            shape: variable.shape.clone(),
+            values: variable.to_f32()?,
+        })
     };
     let mut out: Vec<(String, Tensor)> = Vec::new();
     let mut put = |name: String, tensor: Tensor| out.push((name, tensor));
 
     for conv in ["conv1", "conv2"] {
-        put(format!("encoder.{conv}.weight"), whole(&format!("encoder/{conv}/weight"))?);
+        put(
+            format!("encoder.{conv}.weight"),
+            whole(&format!("encoder/{conv}/weight"))?,
+        );
         let bias = whole(&format!("encoder/{conv}/bias"))?;
         // whisper.cpp adds the conv bias as a [n, 1] tensor.
-        put(format!("encoder.{conv}.bias"), Tensor { shape: vec![bias.values.len(), 1], values: bias.values });
+        put(
+            format!("encoder.{conv}.bias"),
+            Tensor {
+                shape: vec![bias.values.len(), 1],
+                values: bias.values,
+            },
+        );
     }
-    put("encoder.positional_embedding".into(), whole("encoder/position_encodings/encodings")?);
+    put(
+        "encoder.positional_embedding".into(),
+        whole("encoder/position_encodings/encodings")?,
+    );
     for layer in 0..hparams.n_audio_layer {
-        let (ct2, ggml) = (format!("encoder/layer_{layer}"), format!("encoder.blocks.{layer}"));
-        attention(model, &format!("{ct2}/self_attention"), &format!("{ggml}.attn"), &format!("{ggml}.attn_ln"), true, &mut put)?;
+        let (ct2, ggml) = (
+            format!("encoder/layer_{layer}"),
+            format!("encoder.blocks.{layer}"),
+        );
+        attention(
+            model,
+            &format!("{ct2}/self_attention"),
+            &format!("{ggml}.attn"),
+            &format!("{ggml}.attn_ln"),
+            true,
+            &mut put,
+        )?;
         feed_forward(model, &ct2, &ggml, &mut put)?;
     }
     layer_norm(model, "encoder/layer_norm", "encoder.ln_post", &mut put)?;
 
-    put("decoder.token_embedding.weight".into(), whole("decoder/embeddings/weight")?);
-    put("decoder.positional_embedding".into(), whole("decoder/position_encodings/encodings")?);
+    put(
+        "decoder.token_embedding.weight".into(),
+        whole("decoder/embeddings/weight")?,
+    );
+    put(
+        "decoder.positional_embedding".into(),
+        whole("decoder/position_encodings/encodings")?,
+    );
     for layer in 0..hparams.n_text_layer {
-        let (ct2, ggml) = (format!("decoder/layer_{layer}"), format!("decoder.blocks.{layer}"));
-        attention(model, &format!("{ct2}/self_attention"), &format!("{ggml}.attn"), &format!("{ggml}.attn_ln"), true, &mut put)?;
-        attention(model, &format!("{ct2}/attention"), &format!("{ggml}.cross_attn"), &format!("{ggml}.cross_attn_ln"), false, &mut put)?;
+        let (ct2, ggml) = (
+            format!("decoder/layer_{layer}"),
+            format!("decoder.blocks.{layer}"),
+        );
+        attention(
+            model,
+            &format!("{ct2}/self_attention"),
+            &format!("{ggml}.attn"),
+            &format!("{ggml}.attn_ln"),
+            true,
+            &mut put,
+        )?;
+        attention(
+            model,
+            &format!("{ct2}/attention"),
+            &format!("{ggml}.cross_attn"),
+            &format!("{ggml}.cross_attn_ln"),
+            false,
+            &mut put,
+        )?;
         feed_forward(model, &ct2, &ggml, &mut put)?;
     }
     layer_norm(model, "decoder/layer_norm", "decoder.ln", &mut put)?;
@@ -162,7 +229,13 @@ type Put<'a> = dyn FnMut(String, Tensor) + 'a;
 fn layer_norm(model: &Model, ct2: &str, ggml: &str, put: &mut Put<'_>) -> Result<(), String> {
     for (from, to) in [("gamma", "weight"), ("beta", "bias")] {
         let variable = model.get(&format!("{ct2}/{from}"))?;
-        put(format!("{ggml}.{to}"), Tensor { shape: variable.shape.clone(), values: variable.to_f32()? });
+        put(
+            format!("{ggml}.{to}"),
+            Tensor {
+                shape: variable.shape.clone(),
+                values: variable.to_f32()?,
+            },
+        );
     }
     Ok(())
 }
@@ -170,48 +243,119 @@ fn layer_norm(model: &Model, ct2: &str, ggml: &str, put: &mut Put<'_>) -> Result
 fn linear(model: &Model, ct2: &str, ggml: &str, put: &mut Put<'_>) -> Result<(), String> {
     for part in ["weight", "bias"] {
         let variable = model.get(&format!("{ct2}/{part}"))?;
-        put(format!("{ggml}.{part}"), Tensor { shape: variable.shape.clone(), values: variable.to_f32()? });
+        put(
+            format!("{ggml}.{part}"),
+            Tensor {
+                shape: variable.shape.clone(),
+                values: variable.to_f32()?,
+            },
+        );
     }
     Ok(())
 }
 
 fn feed_forward(model: &Model, ct2: &str, ggml: &str, put: &mut Put<'_>) -> Result<(), String> {
-    layer_norm(model, &format!("{ct2}/ffn/layer_norm"), &format!("{ggml}.mlp_ln"), put)?;
-    linear(model, &format!("{ct2}/ffn/linear_0"), &format!("{ggml}.mlp.0"), put)?;
-    linear(model, &format!("{ct2}/ffn/linear_1"), &format!("{ggml}.mlp.2"), put)
+    layer_norm(
+        model,
+        &format!("{ct2}/ffn/layer_norm"),
+        &format!("{ggml}.mlp_ln"),
+        put,
+    )?;
+    linear(
+        model,
+        &format!("{ct2}/ffn/linear_0"),
+        &format!("{ggml}.mlp.0"),
+        put,
+    )?;
+    linear(
+        model,
+        &format!("{ct2}/ffn/linear_1"),
+        &format!("{ggml}.mlp.2"),
+        put,
+    )
 }
 
 /// Splits CTranslate2's fused projections into whisper's query, key, value and out.
-fn attention(model: &Model, ct2: &str, ggml: &str, ggml_ln: &str, is_self: bool, put: &mut Put<'_>) -> Result<(), String> {
+fn attention(
+    model: &Model,
+    ct2: &str,
+    ggml: &str,
+    ggml_ln: &str,
+    is_self: bool,
+    put: &mut Put<'_>,
+) -> Result<(), String> {
     layer_norm(model, &format!("{ct2}/layer_norm"), ggml_ln, put)?;
     let fused = |index: usize| -> Result<(&Variable, &Variable), String> {
-        Ok((model.get(&format!("{ct2}/linear_{index}/weight"))?, model.get(&format!("{ct2}/linear_{index}/bias"))?))
+        Ok((
+            model.get(&format!("{ct2}/linear_{index}/weight"))?,
+            model.get(&format!("{ct2}/linear_{index}/bias"))?,
+        ))
     };
-    let (query_key_value, out_index): (Vec<(&str, &Variable, &Variable, usize)>, usize) = if is_self {
+    let (query_key_value, out_index): (Vec<(&str, &Variable, &Variable, usize)>, usize) = if is_self
+    {
         let (weight, bias) = fused(0)?;
-        (vec![("query", weight, bias, 0), ("key", weight, bias, 1), ("value", weight, bias, 2)], 1)
+        (
+            vec![
+                ("query", weight, bias, 0),
+                ("key", weight, bias, 1),
+                ("value", weight, bias, 2),
+            ],
+            1,
+        )
     } else {
         let (query_weight, query_bias) = fused(0)?;
         let (kv_weight, kv_bias) = fused(1)?;
-        (vec![("query", query_weight, query_bias, 0), ("key", kv_weight, kv_bias, 0), ("value", kv_weight, kv_bias, 1)], 2)
+        (
+            vec![
+                ("query", query_weight, query_bias, 0),
+                ("key", kv_weight, kv_bias, 0),
+                ("value", kv_weight, kv_bias, 1),
+            ],
+            2,
+        )
     };
     for (part, weight, bias, block) in query_key_value {
-        let width = weight.shape.get(1).copied().ok_or_else(|| format!("{ct2}: weight is not a matrix"))?;
+        let width = weight
+            .shape
+            .get(1)
+            .copied()
+            .ok_or_else(|| format!("{ct2}: weight is not a matrix"))?;
         let rows = bias.len() / (weight.shape[0] / width);
         let weight_values = weight.to_f32()?;
         let bias_values = bias.to_f32()?;
-        let slice = |values: &[f32], per_row: usize| values[block * rows * per_row..(block + 1) * rows * per_row].to_vec();
-        put(format!("{ggml}.{part}.weight"), Tensor { shape: vec![rows, width], values: slice(&weight_values, width) });
+        let slice = |values: &[f32], per_row: usize| {
+            values[block * rows * per_row..(block + 1) * rows * per_row].to_vec()
+        };
+        put(
+            format!("{ggml}.{part}.weight"),
+            Tensor {
+                shape: vec![rows, width],
+                values: slice(&weight_values, width),
+            },
+        );
         let bias_slice = slice(&bias_values, 1);
         if part == "key" {
             if bias_slice.iter().any(|&b| b != 0.0) {
-                return Err(format!("{ct2}: the key projection has a non-zero bias, which whisper.cpp cannot represent"));
+                return Err(format!(
+                    "{ct2}: the key projection has a non-zero bias, which whisper.cpp cannot represent"
+                ));
             }
         } else {
-            put(format!("{ggml}.{part}.bias"), Tensor { shape: vec![rows], values: bias_slice });
+            put(
+                format!("{ggml}.{part}.bias"),
+                Tensor {
+                    shape: vec![rows],
+                    values: bias_slice,
+                },
+            );
         }
     }
-    linear(model, &format!("{ct2}/linear_{out_index}"), &format!("{ggml}.out"), put)
+    linear(
+        model,
+        &format!("{ct2}/linear_{out_index}"),
+        &format!("{ggml}.out"),
+        put,
+    )
 }
 
 /// The byte strings of the ordinary (non-special) tokens, in id order: every
@@ -226,7 +370,11 @@ fn ordinary_tokens(vocabulary: &str) -> Result<Vec<Vec<u8>>, String> {
         }
         let bytes = line
             .chars()
-            .map(|c| decoder.get(&c).copied().ok_or_else(|| format!("token {line:?} has a character outside GPT-2's byte alphabet")))
+            .map(|c| {
+                decoder.get(&c).copied().ok_or_else(|| {
+                    format!("token {line:?} has a character outside GPT-2's byte alphabet")
+                })
+            })
             .collect::<Result<Vec<u8>, String>>()?;
         tokens.push(bytes);
     }
@@ -236,7 +384,9 @@ fn ordinary_tokens(vocabulary: &str) -> Result<Vec<Vec<u8>>, String> {
 /// GPT-2's `bytes_to_unicode` inverted: printable characters stand for themselves,
 /// the other bytes for code points from 256 upwards.
 fn gpt2_byte_decoder() -> HashMap<char, u8> {
-    let printable = |b: u8| (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+    let printable = |b: u8| {
+        (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b)
+    };
     let mut decoder = HashMap::new();
     let mut next = 256u32;
     for byte in 0..=255u8 {
@@ -269,7 +419,10 @@ impl<W: Write> GgmlWriter<'_, W> {
     /// embeddings, and vectors in f32 (the same rule as whisper.cpp's own converter).
     fn tensor(&mut self, name: &str, tensor: &Tensor) -> Result<(), String> {
         let n_dims = tensor.shape.len();
-        let keep_f32 = n_dims < 2 || name.ends_with("conv1.bias") || name.ends_with("conv2.bias") || name.ends_with("positional_embedding");
+        let keep_f32 = n_dims < 2
+            || name.ends_with("conv1.bias")
+            || name.ends_with("conv2.bias")
+            || name.ends_with("positional_embedding");
         self.i32(n_dims as i32)?;
         self.i32(name.len() as i32)?;
         self.i32(if keep_f32 { 0 } else { 1 })?;
