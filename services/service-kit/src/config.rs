@@ -1,0 +1,439 @@
+//! Layered configuration shared by every service: built-in defaults, then an optional
+//! TOML file, then `SHOP_*` environment variables (`__` separates sections, e.g.
+//! `SHOP_VOICE__PORT=9001`). One file describes the whole deployment; each service
+//! reads its own section and the addresses of the others.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use protocol::Service;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Environment variable naming the TOML config file when no explicit path is given.
+pub const CONFIG_PATH_ENV: &str = "SHOP_CONFIG";
+/// Prefix of every environment variable read as configuration.
+pub const ENV_PREFIX: &str = "SHOP_";
+
+/// Why configuration could not be loaded; the message names the offending field so
+/// the operator knows what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An explicitly requested config file does not exist (a typo must not silently
+    /// fall back to defaults).
+    #[error("config file {}: not found", .0.display())]
+    MissingFile(PathBuf),
+    /// A value is wrong or a key is unknown.
+    #[error("{field}: {message}{}", .origin.as_ref().map(|o| format!(" (from {o})")).unwrap_or_default())]
+    Invalid {
+        /// Dotted path of the field, e.g. `voice.port`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+        /// Where the value came from (file or environment variable), when known.
+        origin: Option<String>,
+    },
+}
+
+impl ConfigError {
+    fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            field: field.into(),
+            message: message.into(),
+            origin: None,
+        }
+    }
+
+    /// Turns figment's error into one naming the dotted field path.
+    fn from_figment(err: figment::Error) -> Self {
+        let path = err.path.clone();
+        let message = match &err.kind {
+            // The path already ends with the unknown key itself.
+            figment::error::Kind::UnknownField(..) => "unknown key".to_string(),
+            kind => kind.to_string(),
+        };
+        let origin = err.metadata.as_ref().and_then(|md| match &md.source {
+            Some(figment::Source::File(file)) => Some(file.display().to_string()),
+            // Built-in defaults: nothing useful to point at.
+            Some(figment::Source::Code(_)) => None,
+            // Environment: name the variable as the operator typed it.
+            _ if md.name.contains("environment") => Some(format!(
+                "{ENV_PREFIX}{}",
+                err.path.join("__").to_ascii_uppercase()
+            )),
+            _ => Some(md.name.to_string()),
+        });
+        let field = if path.is_empty() {
+            "config".to_string()
+        } else {
+            path.join(".")
+        };
+        ConfigError::Invalid {
+            field,
+            message,
+            origin,
+        }
+    }
+}
+
+/// The whole deployment's configuration: one section per service plus shared paths
+/// and telemetry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Folder holding model files (verified by sha256 before loading); shared by all
+    /// services so one model mirror fills one volume.
+    pub models_dir: PathBuf,
+    /// Folder for local state (embedded vector store, queues) in one-machine mode.
+    pub data_dir: PathBuf,
+    /// Logging, metrics and tracing export.
+    pub telemetry: TelemetryConfig,
+    /// The kiosk service (the public face).
+    pub kiosk: KioskConfig,
+    /// The voice service.
+    pub voice: VoiceConfig,
+    /// The vision service.
+    pub vision: VisionConfig,
+    /// The dialogue service.
+    pub dialogue: DialogueConfig,
+    /// The catalog service.
+    pub catalog: CatalogConfig,
+    /// The try-on service.
+    pub tryon: TryonConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            models_dir: PathBuf::from("models"),
+            data_dir: PathBuf::from(".data"),
+            telemetry: TelemetryConfig::default(),
+            kiosk: KioskConfig::default(),
+            voice: VoiceConfig::default(),
+            vision: VisionConfig::default(),
+            dialogue: DialogueConfig::default(),
+            catalog: CatalogConfig::default(),
+            tryon: TryonConfig::default(),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors on k3s.
+    #[default]
+    Json,
+    /// Human-readable, for a developer's terminal.
+    Pretty,
+}
+
+/// Logging, metrics and trace export settings, the same for every service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Log line format.
+    pub format: LogFormat,
+    /// `tracing` env-filter directive, e.g. `info` or `info,voice=debug`.
+    pub level: String,
+    /// OTLP collector endpoint (e.g. `http://localhost:4317`) to export traces to;
+    /// none by default because stores may run without a collector.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Json,
+            level: "info".to_string(),
+            otlp_endpoint: None,
+        }
+    }
+}
+
+// The six sections are written out, not generated, so that each service's issue
+// can add its own fields to its own struct.
+
+/// Settings of the `kiosk` service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KioskConfig {
+    /// Address to listen on; `0.0.0.0` to accept connections from other machines.
+    pub host: String,
+    /// Port to listen on.
+    #[serde(deserialize_with = "port")]
+    pub port: u16,
+    /// Base URL other services use to reach this one, when it differs from
+    /// `http://host:port` (e.g. a k3s Service name).
+    pub url: Option<String>,
+}
+
+impl Default for KioskConfig {
+    fn default() -> Self {
+        Self {
+            host: DEFAULT_HOST.into(),
+            port: Service::Kiosk.default_port(),
+            url: None,
+        }
+    }
+}
+
+/// Settings of the `voice` service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoiceConfig {
+    /// Address to listen on; `0.0.0.0` to accept connections from other machines.
+    pub host: String,
+    /// Port to listen on.
+    #[serde(deserialize_with = "port")]
+    pub port: u16,
+    /// Base URL other services use to reach this one, when it differs from
+    /// `http://host:port` (e.g. a k3s Service name).
+    pub url: Option<String>,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        Self {
+            host: DEFAULT_HOST.into(),
+            port: Service::Voice.default_port(),
+            url: None,
+        }
+    }
+}
+
+/// Settings of the `vision` service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VisionConfig {
+    /// Address to listen on; `0.0.0.0` to accept connections from other machines.
+    pub host: String,
+    /// Port to listen on.
+    #[serde(deserialize_with = "port")]
+    pub port: u16,
+    /// Base URL other services use to reach this one, when it differs from
+    /// `http://host:port` (e.g. a k3s Service name).
+    pub url: Option<String>,
+}
+
+impl Default for VisionConfig {
+    fn default() -> Self {
+        Self {
+            host: DEFAULT_HOST.into(),
+            port: Service::Vision.default_port(),
+            url: None,
+        }
+    }
+}
+
+/// Settings of the `dialogue` service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DialogueConfig {
+    /// Address to listen on; `0.0.0.0` to accept connections from other machines.
+    pub host: String,
+    /// Port to listen on.
+    #[serde(deserialize_with = "port")]
+    pub port: u16,
+    /// Base URL other services use to reach this one, when it differs from
+    /// `http://host:port` (e.g. a k3s Service name).
+    pub url: Option<String>,
+}
+
+impl Default for DialogueConfig {
+    fn default() -> Self {
+        Self {
+            host: DEFAULT_HOST.into(),
+            port: Service::Dialogue.default_port(),
+            url: None,
+        }
+    }
+}
+
+/// Settings of the `catalog` service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Address to listen on; `0.0.0.0` to accept connections from other machines.
+    pub host: String,
+    /// Port to listen on.
+    #[serde(deserialize_with = "port")]
+    pub port: u16,
+    /// Base URL other services use to reach this one, when it differs from
+    /// `http://host:port` (e.g. a k3s Service name).
+    pub url: Option<String>,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            host: DEFAULT_HOST.into(),
+            port: Service::Catalog.default_port(),
+            url: None,
+        }
+    }
+}
+
+/// Settings of the `tryon` service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TryonConfig {
+    /// Address to listen on; `0.0.0.0` to accept connections from other machines.
+    pub host: String,
+    /// Port to listen on.
+    #[serde(deserialize_with = "port")]
+    pub port: u16,
+    /// Base URL other services use to reach this one, when it differs from
+    /// `http://host:port` (e.g. a k3s Service name).
+    pub url: Option<String>,
+}
+
+impl Default for TryonConfig {
+    fn default() -> Self {
+        Self {
+            host: DEFAULT_HOST.into(),
+            port: Service::Tryon.default_port(),
+            url: None,
+        }
+    }
+}
+
+/// Loopback by default: in one-machine mode nothing but the kiosk page should reach
+/// the services.
+const DEFAULT_HOST: &str = "127.0.0.1";
+const PORT_RANGE: &str = "must be between 1 and 65535";
+
+/// Reads a port as any integer so that out-of-range values get a clear message
+/// instead of serde's "expected u16".
+fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    let value = i64::deserialize(d)?;
+    match u16::try_from(value) {
+        Ok(port) if port != 0 => Ok(port),
+        _ => Err(serde::de::Error::custom(PORT_RANGE)),
+    }
+}
+
+impl Config {
+    /// The layered sources: defaults, then `file` (or the file named by
+    /// `SHOP_CONFIG` when `file` is `None`), then `SHOP_*` environment variables.
+    /// A named file that does not exist is an error.
+    pub fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
+        let env_file = std::env::var_os(CONFIG_PATH_ENV).map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // SHOP_CONFIG names the file; it is not itself a setting.
+        let env = Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]);
+        Ok(figment.merge(env))
+    }
+
+    /// Loads from the standard layers (file named by `SHOP_CONFIG`, if any) and
+    /// validates; what a service calls at start.
+    pub fn load() -> Result<Config, ConfigError> {
+        Self::load_from(Self::figment(None)?)
+    }
+
+    /// Loads with an explicit file (e.g. from a `--config` flag) and validates.
+    pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_from(Self::figment(Some(path))?)
+    }
+
+    /// Extracts and validates from any figment; lets tests supply their own layers.
+    pub fn load_from(figment: Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment.extract().map_err(ConfigError::from_figment)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot: port range, non-empty hosts, distinct
+    /// listen addresses, a parseable log filter, well-formed URLs. Runs at start so a
+    /// bad value stops the service with a message naming the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen: Vec<(Service, &str, u16)> = Vec::new();
+        for service in Service::ALL {
+            let (host, port, url) = self.endpoint(service);
+            let name = service.name();
+            if port == 0 {
+                return Err(ConfigError::invalid(format!("{name}.port"), PORT_RANGE));
+            }
+            if host.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("{name}.host"),
+                    "must not be empty",
+                ));
+            }
+            if let Some(url) = url {
+                check_http_url(&format!("{name}.url"), url)?;
+            }
+            if let Some((other, ..)) = seen.iter().find(|(_, h, p)| *h == host && *p == port) {
+                return Err(ConfigError::invalid(
+                    format!("{name}.port"),
+                    format!("{host}:{port} is already used by {other}"),
+                ));
+            }
+            seen.push((service, host, port));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.telemetry.level) {
+            return Err(ConfigError::invalid("telemetry.level", e.to_string()));
+        }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint {
+            check_http_url("telemetry.otlp_endpoint", endpoint)?;
+        }
+        Ok(())
+    }
+
+    /// Listen host, port and configured URL of a service's section.
+    fn endpoint(&self, service: Service) -> (&str, u16, Option<&str>) {
+        let (host, port, url) = match service {
+            Service::Kiosk => (&self.kiosk.host, self.kiosk.port, &self.kiosk.url),
+            Service::Voice => (&self.voice.host, self.voice.port, &self.voice.url),
+            Service::Vision => (&self.vision.host, self.vision.port, &self.vision.url),
+            Service::Dialogue => (&self.dialogue.host, self.dialogue.port, &self.dialogue.url),
+            Service::Catalog => (&self.catalog.host, self.catalog.port, &self.catalog.url),
+            Service::Tryon => (&self.tryon.host, self.tryon.port, &self.tryon.url),
+        };
+        (host.as_str(), port, url.as_deref())
+    }
+
+    /// The `host:port` a service binds to.
+    pub fn listen_addr(&self, service: Service) -> String {
+        let (host, port, _) = self.endpoint(service);
+        format!("{host}:{port}")
+    }
+
+    /// Base URL (no trailing slash) at which other services reach `service`: its
+    /// `url` when set, otherwise `http://host:port`, with a wildcard listen host
+    /// replaced by loopback since one cannot connect to `0.0.0.0`.
+    pub fn url_of(&self, service: Service) -> String {
+        let (host, port, url) = self.endpoint(service);
+        if let Some(url) = url {
+            return url.trim_end_matches('/').to_string();
+        }
+        let host = match host {
+            "0.0.0.0" => "127.0.0.1",
+            "::" | "[::]" => "[::1]",
+            h if h.contains(':') && !h.starts_with('[') => return format!("http://[{h}]:{port}"),
+            h => h,
+        };
+        format!("http://{host}:{port}")
+    }
+}
+
+fn check_http_url(field: &str, url: &str) -> Result<(), ConfigError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() => Ok(()),
+        _ => Err(ConfigError::invalid(
+            field,
+            format!("{url:?} is not an http:// or https:// URL"),
+        )),
+    }
+}
