@@ -22,6 +22,8 @@
 pub mod config;
 pub mod error;
 pub mod health;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod request_id;
 pub mod server;
 pub mod telemetry;

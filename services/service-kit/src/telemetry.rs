@@ -1,4 +1,5 @@
-//! Logs (JSON or pretty, env-filter) and Prometheus metrics served at `/metrics`.
+//! Logs (JSON or pretty, env-filter), Prometheus metrics served at `/metrics`, and
+//! OTLP trace export when built with the `otlp` feature.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -23,10 +24,15 @@ pub enum TelemetryError {
     /// A global subscriber was already installed (init called twice).
     #[error("telemetry is already initialised: {0}")]
     AlreadyInitialised(String),
+    /// The OTLP exporter could not be built.
+    #[cfg(feature = "otlp")]
+    #[error("telemetry.otlp_endpoint: {0}")]
+    Otlp(String),
 }
 
 /// Installs the global tracing subscriber for `service_name`: the configured log
-/// format and filter.
+/// format and filter and, with the `otlp` feature and an endpoint set, trace export
+/// (call [`crate::otlp::flush`] before exiting).
 /// Call once at start, before anything logs.
 pub fn init(config: &TelemetryConfig, service_name: &str) -> Result<(), TelemetryError> {
     let filter = EnvFilter::try_new(&config.level)?;
@@ -43,10 +49,13 @@ pub fn init(config: &TelemetryConfig, service_name: &str) -> Result<(), Telemetr
         .with(filter)
         .with(json)
         .with(pretty);
+    #[cfg(feature = "otlp")]
+    let registry = registry.with(crate::otlp::layer(config, service_name)?);
+    #[cfg(not(feature = "otlp"))]
     if config.otlp_endpoint.is_some() {
         // Not an error: the same config file serves builds with and without export.
         eprintln!(
-            "telemetry.otlp_endpoint is set but {service_name} has no OTLP exporter; traces are not exported"
+            "telemetry.otlp_endpoint is set but {service_name} was built without the `otlp` feature; traces are not exported"
         );
     }
     registry
