@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tracing::Instrument;
 
@@ -90,6 +91,9 @@ impl Server {
             // Extractors would otherwise stop at axum's own 2 MB default.
             .layer(DefaultBodyLimit::max(self.body_limit))
             .layer(RequestBodyLimitLayer::new(self.body_limit))
+            // A bug in one handler answers 500 with the JSON body instead of
+            // dropping the connection; the process and other requests carry on.
+            .layer(CatchPanicLayer::custom(panic_response))
             .layer(middleware::from_fn(json_errors))
             .layer(middleware::from_fn_with_state(
                 self.metrics.clone(),
@@ -114,6 +118,13 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// The answer when a handler panics. The panic message is not logged: it may quote
+/// request data.
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::internal("the service hit an internal error; it has been logged").into_response()
 }
 
 /// Serves `app` with the default [`Server`] settings until `shutdown` resolves

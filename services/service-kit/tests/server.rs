@@ -58,6 +58,33 @@ fn echo_app() -> Router {
             post(|body: axum::body::Bytes| async move { body.len().to_string() }),
         )
         .route("/id", get(|id: RequestId| async move { id.to_string() }))
+        .route("/bug", get(buggy_handler))
+}
+
+/// Fault injection: a handler with a bug.
+async fn buggy_handler() -> &'static str {
+    panic!("a bug in a handler")
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_json_and_the_server_carries_on() {
+    let running = start(Server::new().with_metrics(Metrics::new()), echo_app()).await;
+    let client = reqwest::Client::new();
+    let bug = client
+        .get(format!("{}/bug", running.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bug.status(), 500);
+    let body: serde_json::Value = bug.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "internal");
+    let hello = client
+        .get(format!("{}/hello", running.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hello.text().await.unwrap(), "hi");
+    running.shutdown().await;
 }
 
 #[tokio::test]
