@@ -191,6 +191,35 @@ pub struct VoiceConfig {
     /// Base URL other services use to reach this one, when it differs from
     /// `http://host:port` (e.g. a k3s Service name).
     pub url: Option<String>,
+    /// Manifest name of the whisper model (fixtures/models.toml); verified before loading.
+    pub stt_model: String,
+    /// Manifest name of the piper voice per language code; a request's `language`
+    /// (or a voice named in it) picks one.
+    pub tts_voices: std::collections::BTreeMap<String, String>,
+    /// Manifest name of the voice-activity model used by the streaming endpoint.
+    pub vad_model: String,
+    /// CPU threads one whisper decode or piper synthesis may use.
+    pub threads: usize,
+    /// Whisper decodes that may run at once (each holds its own model state).
+    pub stt_workers: usize,
+    /// Transcriptions allowed to wait for a worker; beyond that, 503 with Retry-After.
+    pub stt_queue: usize,
+    /// Piper syntheses that may run at once.
+    pub tts_workers: usize,
+    /// Syntheses allowed to wait for a worker; beyond that, 503 with Retry-After.
+    pub tts_queue: usize,
+    /// Longest audio accepted for one transcription, in seconds.
+    pub max_audio_seconds: f32,
+    /// Largest upload accepted, in bytes (30 s of 48 kHz stereo f32 is about 11.5 MB).
+    pub max_upload_bytes: usize,
+    /// Longest text accepted for one synthesis, in characters.
+    pub max_text_chars: usize,
+    /// Silence after speech that ends the customer's turn, in milliseconds.
+    pub end_of_turn_silence_ms: u32,
+    /// How often a partial transcript is produced while the customer speaks, in ms.
+    pub partial_interval_ms: u32,
+    /// Speech probability above which a VAD window counts as speech (0..1).
+    pub vad_threshold: f32,
 }
 
 impl Default for VoiceConfig {
@@ -199,7 +228,70 @@ impl Default for VoiceConfig {
             host: DEFAULT_HOST.into(),
             port: Service::Voice.default_port(),
             url: None,
+            stt_model: "whisper-tiny.en".into(),
+            tts_voices: [("en".to_string(), "piper-en_US-joe-medium".to_string())].into(),
+            vad_model: "silero-vad-v5".into(),
+            threads: 2,
+            stt_workers: 1,
+            stt_queue: 4,
+            tts_workers: 1,
+            tts_queue: 8,
+            max_audio_seconds: 30.0,
+            max_upload_bytes: 16 * 1024 * 1024,
+            max_text_chars: 2000,
+            end_of_turn_silence_ms: 300,
+            partial_interval_ms: 400,
+            vad_threshold: 0.5,
         }
+    }
+}
+
+impl VoiceConfig {
+    /// Range checks of the voice settings, naming the field.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let at_least_one = [
+            ("voice.threads", self.threads),
+            ("voice.stt_workers", self.stt_workers),
+            ("voice.tts_workers", self.tts_workers),
+            ("voice.max_text_chars", self.max_text_chars),
+            ("voice.max_upload_bytes", self.max_upload_bytes),
+        ];
+        for (field, value) in at_least_one {
+            if value == 0 {
+                return Err(ConfigError::invalid(field, "must be at least 1"));
+            }
+        }
+        if !(self.max_audio_seconds > 0.0 && self.max_audio_seconds <= 300.0) {
+            return Err(ConfigError::invalid(
+                "voice.max_audio_seconds",
+                "must be in (0, 300]",
+            ));
+        }
+        if !(50..=5000).contains(&self.end_of_turn_silence_ms) {
+            return Err(ConfigError::invalid(
+                "voice.end_of_turn_silence_ms",
+                "must be between 50 and 5000",
+            ));
+        }
+        if !(100..=5000).contains(&self.partial_interval_ms) {
+            return Err(ConfigError::invalid(
+                "voice.partial_interval_ms",
+                "must be between 100 and 5000",
+            ));
+        }
+        if !(self.vad_threshold > 0.0 && self.vad_threshold < 1.0) {
+            return Err(ConfigError::invalid(
+                "voice.vad_threshold",
+                "must be between 0 and 1",
+            ));
+        }
+        if self.tts_voices.is_empty() {
+            return Err(ConfigError::invalid(
+                "voice.tts_voices",
+                "must name at least one voice",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -385,6 +477,7 @@ impl Config {
         if let Some(endpoint) = &self.telemetry.otlp_endpoint {
             check_http_url("telemetry.otlp_endpoint", endpoint)?;
         }
+        self.voice.validate()?;
         Ok(())
     }
 

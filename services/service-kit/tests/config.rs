@@ -133,3 +133,29 @@ fn validate_rejects_clashing_ports_and_bad_urls() {
     let err = config.validate().unwrap_err().to_string();
     assert!(err.starts_with("telemetry.otlp_endpoint:"), "{err}");
 }
+
+#[test]
+fn voice_limits_are_validated_by_name() {
+    Jail::expect_with(|jail| {
+        let config = Config::load().unwrap();
+        assert_eq!(config.voice.end_of_turn_silence_ms, 300);
+        assert_eq!(config.voice.max_audio_seconds, 30.0);
+
+        jail.set_env("SHOP_VOICE__THREADS", "0");
+        let err = Config::load().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("voice.threads: must be at least 1"),
+            "{err}"
+        );
+
+        jail.set_env("SHOP_VOICE__THREADS", "2");
+        jail.set_env("SHOP_VOICE__END_OF_TURN_SILENCE_MS", "10");
+        let err = Config::load().unwrap_err();
+        assert!(
+            err.to_string().starts_with("voice.end_of_turn_silence_ms"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
