@@ -1,0 +1,1 @@
+//! Streaming speech to text over a WebSocket: voice activity, end of turn, partial and final transcripts.
