@@ -10,8 +10,15 @@ use service_kit::telemetry;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // `load` validates too; its message names the field (e.g. `kiosk.port`) and where
-    // the value came from, so the operator knows what to fix.
-    let config = Config::load().context("invalid configuration")?;
+    // the value came from. A bad setting is the operator's to fix, not a bug: say it
+    // in one line, without the backtrace an `Err` from main would carry, and exit 2.
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("kiosk: invalid configuration: {e}");
+            std::process::exit(2);
+        }
+    };
     telemetry::init(&config.telemetry, Service::Kiosk.name())?;
     let addr = config.listen_addr(Service::Kiosk);
     let listener = tokio::net::TcpListener::bind(&addr)
