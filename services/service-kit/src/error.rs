@@ -19,6 +19,10 @@ pub trait ApiErrorCode: std::error::Error + Send + Sync + 'static {
     fn status(&self) -> StatusCode;
     /// Stable snake_case code clients match on (e.g. `model_not_loaded`).
     fn code(&self) -> &'static str;
+    /// For a 503 (overload), when the client should try again; sent as `Retry-After`.
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// An error response: status, stable code, human message, and for 503 a retry hint.
@@ -33,7 +37,11 @@ pub struct ApiError {
 
 impl<E: ApiErrorCode> From<E> for ApiError {
     fn from(err: E) -> Self {
-        ApiError::new(err.status(), err.code(), error_chain(&err))
+        let error = ApiError::new(err.status(), err.code(), error_chain(&err));
+        match err.retry_after() {
+            Some(after) => error.with_retry_after(after),
+            None => error,
+        }
     }
 }
 

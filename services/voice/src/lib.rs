@@ -2,6 +2,7 @@
 //! speech on piper (through piper-rs). Only this crate links whisper.cpp: llama.cpp
 //! carries its own copy of ggml and the two cannot share a binary.
 
+pub mod audio;
 pub mod quality;
 pub mod stream;
 pub mod stt;

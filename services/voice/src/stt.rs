@@ -1,11 +1,25 @@
-//! Speech to text with a whisper.cpp ggml model.
+//! Speech to text with a whisper.cpp ggml model: a shared model, a bounded pool of
+//! decoding states, a bounded queue in front of it, and metrics per stage.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use axum::http::StatusCode;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use service_kit::error::ApiErrorCode;
+use tokio::sync::Semaphore;
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
 
-/// The sample rate whisper models take: 16 kHz mono f32 in [-1, 1].
-pub const SAMPLE_RATE: u32 = 16_000;
+pub use crate::audio::WHISPER_RATE as SAMPLE_RATE;
+
+/// Encoder positions per second of audio (whisper: 1500 for 30 s).
+const AUDIO_CTX_PER_SECOND: f32 = 50.0;
+/// Encoder positions of whisper's full 30 s window.
+const FULL_AUDIO_CTX: i32 = 1500;
 
 /// Why a transcription failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +35,38 @@ pub enum SttError {
     /// whisper.cpp failed while decoding.
     #[error("whisper.cpp failed to transcribe: {0}")]
     Decode(String),
+    /// Every worker is busy and the queue is full.
+    #[error("speech recognition is busy ({queued} requests waiting); try again shortly")]
+    Overloaded {
+        /// Requests already waiting.
+        queued: usize,
+    },
+    /// A language whisper does not know, or one this English-only model cannot do.
+    #[error("language {0:?} is not available with this model; use \"en\"")]
+    UnsupportedLanguage(String),
 }
 
-/// A loaded whisper model. The context is shared; each transcription gets its own
-/// state, so several can run at once on one model.
-pub struct SpeechToText {
-    context: WhisperContext,
-    threads: i32,
+impl ApiErrorCode for SttError {
+    fn status(&self) -> StatusCode {
+        match self {
+            SttError::Load { .. } | SttError::Decode(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            SttError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            SttError::UnsupportedLanguage(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            SttError::Load { .. } => "model_not_loaded",
+            SttError::Decode(_) => "transcription_failed",
+            SttError::Overloaded { .. } => "overloaded",
+            SttError::UnsupportedLanguage(_) => "unsupported_language",
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        matches!(self, SttError::Overloaded { .. }).then_some(Duration::from_secs(1))
+    }
 }
 
 /// One decoded segment, with times in seconds from the start of the audio.
@@ -41,50 +80,247 @@ pub struct Segment {
     pub text: String,
 }
 
+/// What a caller may ask of one transcription.
+#[derive(Debug, Clone, Default)]
+pub struct TranscribeOptions {
+    /// ISO 639-1 code; `None` means the model's own (English for `.en` models).
+    pub language: Option<String>,
+    /// Words to bias towards: the catalogue's brands and product names, the turn so far.
+    pub prompt: Option<String>,
+    /// Decode with the full 30 s window instead of one fitted to the audio (for the
+    /// benchmark that compares both).
+    pub full_window: bool,
+}
+
+/// A transcription: segments and the joined text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    /// All segments' text, joined by spaces.
+    pub text: String,
+    /// Timed segments.
+    pub segments: Vec<Segment>,
+    /// The language decoded.
+    pub language: String,
+    /// Length of the audio in seconds.
+    pub duration: f32,
+}
+
+/// A loaded whisper model. The context (weights) is shared; each decode needs a state
+/// (KV caches, ~tens of MB), which are pooled so a request does not allocate one.
+pub struct SpeechToText {
+    context: WhisperContext,
+    threads: i32,
+    multilingual: bool,
+    states: Mutex<Vec<WhisperState>>,
+}
+
 impl SpeechToText {
     /// Loads a ggml model (verify it against the manifest first).
     pub fn load(model: &Path, threads: usize) -> Result<SpeechToText, SttError> {
+        whisper_rs::install_logging_hooks(); // whisper.cpp's chatter goes to tracing at debug
         let path = model.to_string_lossy().into_owned();
         let context = WhisperContext::new_with_params(&path, WhisperContextParameters::default())
             .map_err(|e| SttError::Load {
             path,
             reason: e.to_string(),
         })?;
+        let multilingual = context.is_multilingual();
         Ok(SpeechToText {
             context,
             threads: threads.max(1) as i32,
+            multilingual,
+            states: Mutex::new(Vec::new()),
         })
     }
 
-    /// Transcribes 16 kHz mono samples in English; returns the segments.
-    pub fn transcribe(&self, samples: &[f32]) -> Result<Vec<Segment>, SttError> {
-        let mut state = self
-            .context
-            .create_state()
-            .map_err(|e| SttError::Decode(e.to_string()))?;
+    /// Transcribes 16 kHz mono samples (blocking; run it off the async runtime).
+    pub fn transcribe(
+        &self,
+        samples: &[f32],
+        options: &TranscribeOptions,
+    ) -> Result<Transcript, SttError> {
+        let language = match options.language.as_deref().map(str::to_lowercase) {
+            None => "en".to_string(),
+            Some(code) if code == "en" || code == "english" => "en".to_string(),
+            Some(code) if self.multilingual && whisper_rs::get_lang_id(&code).is_some() => code,
+            Some(code) => return Err(SttError::UnsupportedLanguage(code)),
+        };
+        let mut state = match self.states.lock().map(|mut pool| pool.pop()) {
+            Ok(Some(state)) => state,
+            _ => self
+                .context
+                .create_state()
+                .map_err(|e| SttError::Decode(e.to_string()))?,
+        };
+        let duration = samples.len() as f32 / SAMPLE_RATE as f32;
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         params.set_n_threads(self.threads);
-        params.set_language(Some("en"));
+        params.set_language(Some(&language));
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_special(false);
         params.set_print_timestamps(false);
-        params.set_single_segment(false);
+        params.set_no_context(true);
+        params.set_suppress_blank(true);
+        if let Some(prompt) = options.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
+            params.set_initial_prompt(prompt);
+        }
+        if !options.full_window {
+            // The encoder's cost follows its window; a 3 s utterance needs 1/10 of 30 s.
+            // A margin of one second keeps the last words from being cut.
+            let fitted = ((duration + 1.0) * AUDIO_CTX_PER_SECOND).ceil() as i32;
+            params.set_audio_ctx(fitted.clamp(64, FULL_AUDIO_CTX));
+        }
+        // whisper.cpp pads to at least one second; shorter input gets silence after it.
+        let padded;
+        let input = if samples.len() < SAMPLE_RATE as usize {
+            padded = [samples, &vec![0.0; SAMPLE_RATE as usize - samples.len()]].concat();
+            &padded[..]
+        } else {
+            samples
+        };
         state
-            .full(params, samples)
+            .full(params, input)
             .map_err(|e| SttError::Decode(e.to_string()))?;
         let mut segments = Vec::new();
         for segment in state.as_iter() {
             let text = segment
                 .to_str_lossy()
                 .map_err(|e| SttError::Decode(e.to_string()))?;
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
             segments.push(Segment {
                 // whisper.cpp counts in centiseconds.
                 start: segment.start_timestamp() as f32 / 100.0,
-                end: segment.end_timestamp() as f32 / 100.0,
-                text: text.trim().to_string(),
+                end: (segment.end_timestamp() as f32 / 100.0).min(duration),
+                text: text.to_string(),
             });
         }
-        Ok(segments)
+        if let Ok(mut pool) = self.states.lock() {
+            pool.push(state);
+        }
+        let text = segments
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Transcript {
+            text,
+            segments,
+            language,
+            duration,
+        })
+    }
+}
+
+/// Latency histograms of speech recognition, on `/metrics`.
+#[derive(Clone)]
+struct SttMetrics {
+    queue_wait: Histogram,
+    decode: Histogram,
+    audio: Histogram,
+}
+
+impl SttMetrics {
+    /// The process's one set (registering twice would duplicate the metric families).
+    fn global() -> SttMetrics {
+        static METRICS: std::sync::OnceLock<SttMetrics> = std::sync::OnceLock::new();
+        METRICS.get_or_init(SttMetrics::register).clone()
+    }
+
+    fn register() -> SttMetrics {
+        let seconds = || Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        let metrics = SttMetrics {
+            queue_wait: seconds(),
+            decode: seconds(),
+            audio: seconds(),
+        };
+        let registry = service_kit::telemetry::Metrics::global();
+        registry.register(
+            "voice_stt_queue_wait_seconds",
+            "Time a transcription waited for a whisper worker",
+            metrics.queue_wait.clone(),
+        );
+        registry.register(
+            "voice_stt_decode_seconds",
+            "Time whisper.cpp spent decoding one request",
+            metrics.decode.clone(),
+        );
+        registry.register(
+            "voice_stt_audio_seconds",
+            "Length of the audio transcribed per request",
+            metrics.audio.clone(),
+        );
+        metrics
+    }
+}
+
+/// The model behind a bounded pool: at most `workers` decodes at once, at most `queue`
+/// waiting, the rest refused with [`SttError::Overloaded`] (503 + Retry-After).
+#[derive(Clone)]
+pub struct SttPool {
+    model: Arc<SpeechToText>,
+    workers: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    queue: usize,
+    metrics: SttMetrics,
+}
+
+impl SttPool {
+    /// Wraps a loaded model.
+    pub fn new(model: SpeechToText, workers: usize, queue: usize) -> SttPool {
+        SttPool {
+            model: Arc::new(model),
+            workers: Arc::new(Semaphore::new(workers.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            queue,
+            metrics: SttMetrics::global(),
+        }
+    }
+
+    /// Transcribes on a blocking thread once a worker is free.
+    pub async fn transcribe(
+        &self,
+        samples: Vec<f32>,
+        options: TranscribeOptions,
+    ) -> Result<Transcript, SttError> {
+        let queued_at = Instant::now();
+        let permit = match self.workers.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+                if queued >= self.queue {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return Err(SttError::Overloaded { queued });
+                }
+                let permit = self.workers.clone().acquire_owned().await;
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                permit.map_err(|_| SttError::Decode("the worker pool is closed".into()))?
+            }
+        };
+        self.metrics
+            .queue_wait
+            .observe(queued_at.elapsed().as_secs_f64());
+        self.metrics
+            .audio
+            .observe(samples.len() as f64 / f64::from(SAMPLE_RATE));
+        let model = self.model.clone();
+        let decode = self.metrics.decode.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let started = Instant::now();
+            let result = model.transcribe(&samples, &options);
+            decode.observe(started.elapsed().as_secs_f64());
+            result
+        })
+        .await
+        .map_err(|e| SttError::Decode(format!("the decoding thread failed: {e}")))?
+    }
+
+    /// The model, for callers that decode synchronously (benchmarks).
+    pub fn model(&self) -> &SpeechToText {
+        &self.model
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use models::{MODELS_DIR_ENV, Manifest, verify_model};
 use voice::quality::word_error_rate;
-use voice::stt::{SAMPLE_RATE, SpeechToText};
+use voice::stt::{SAMPLE_RATE, SpeechToText, TranscribeOptions};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -41,7 +41,10 @@ fn converted_whisper_model_transcribes_a_spoken_request() {
     let stt = SpeechToText::load(&paths[0], 2).unwrap();
     // espeak-ng speaking the sentence below (fixtures/audio/README.md).
     let samples = read_wav_16k_mono(&workspace_root().join("fixtures/audio/shirt_request.wav"));
-    let segments = stt.transcribe(&samples).unwrap();
+    let segments = stt
+        .transcribe(&samples, &TranscribeOptions::default())
+        .unwrap()
+        .segments;
     let text: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
     let text = text.join(" ");
 
