@@ -9,7 +9,9 @@ use service_kit::config::{Config, ConfigError, LogFormat};
 
 #[test]
 fn defaults_give_each_service_its_port_on_loopback() {
-    Jail::expect_with(|_jail| {
+    Jail::expect_with(|jail| {
+        // The machine's own SHOP_* variables (CI sets SHOP_MODELS_DIR) must not leak in.
+        jail.clear_env();
         let config = Config::load().expect("defaults load");
         for service in Service::ALL {
             assert_eq!(
@@ -29,6 +31,8 @@ fn defaults_give_each_service_its_port_on_loopback() {
 #[test]
 fn file_overrides_defaults_and_env_overrides_file() {
     Jail::expect_with(|jail| {
+        // The machine's own SHOP_* variables (CI sets SHOP_MODELS_DIR) must not leak in.
+        jail.clear_env();
         jail.create_file(
             "shop.toml",
             r#"
@@ -71,7 +75,9 @@ fn file_overrides_defaults_and_env_overrides_file() {
 
 #[test]
 fn explicit_missing_file_is_an_error() {
-    Jail::expect_with(|_jail| {
+    Jail::expect_with(|jail| {
+        // The machine's own SHOP_* variables (CI sets SHOP_MODELS_DIR) must not leak in.
+        jail.clear_env();
         let err = Config::load_file(std::path::Path::new("nope.toml")).unwrap_err();
         assert!(matches!(err, ConfigError::MissingFile(_)), "{err}");
         assert!(err.to_string().contains("nope.toml"), "{err}");
@@ -82,6 +88,8 @@ fn explicit_missing_file_is_an_error() {
 #[test]
 fn invalid_port_names_the_field() {
     Jail::expect_with(|jail| {
+        // The machine's own SHOP_* variables (CI sets SHOP_MODELS_DIR) must not leak in.
+        jail.clear_env();
         jail.set_env("SHOP_VOICE__PORT", "70000");
         let err = Config::load().unwrap_err();
         assert_eq!(
@@ -102,6 +110,8 @@ fn invalid_port_names_the_field() {
 #[test]
 fn unknown_key_is_rejected_by_name() {
     Jail::expect_with(|jail| {
+        // The machine's own SHOP_* variables (CI sets SHOP_MODELS_DIR) must not leak in.
+        jail.clear_env();
         jail.create_file("shop.toml", "[voice]\nprot = 9001\n")?;
         let err = Config::load_file(std::path::Path::new("shop.toml")).unwrap_err();
         let text = err.to_string();
@@ -137,6 +147,8 @@ fn validate_rejects_clashing_ports_and_bad_urls() {
 #[test]
 fn voice_limits_are_validated_by_name() {
     Jail::expect_with(|jail| {
+        // The machine's own SHOP_* variables (CI sets SHOP_MODELS_DIR) must not leak in.
+        jail.clear_env();
         let config = Config::load().unwrap();
         assert_eq!(config.voice.end_of_turn_silence_ms, 300);
         assert_eq!(config.voice.max_audio_seconds, 30.0);

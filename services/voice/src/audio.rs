@@ -39,7 +39,7 @@ pub enum AudioError {
 }
 
 /// Decodes a WAV file to 16 kHz mono f32, refusing files longer than `max_seconds`
-/// before decoding them.
+/// before resampling them.
 pub fn decode_wav(bytes: &[u8], max_seconds: f32) -> Result<Vec<f32>, AudioError> {
     let reader = hound::WavReader::new(Cursor::new(bytes)).map_err(|e| match e {
         hound::Error::IoError(_) => AudioError::Truncated,
@@ -60,16 +60,18 @@ pub fn decode_wav(bytes: &[u8], max_seconds: f32) -> Result<Vec<f32>, AudioError
     if frames == 0 {
         return Err(AudioError::Empty);
     }
+    // Reading before the length check costs little (the upload size is bounded) and
+    // lets a truncated file be called truncated rather than too long.
+    let interleaved = read_samples(reader)?;
+    if interleaved.len() < frames * channels {
+        return Err(AudioError::Truncated);
+    }
     let seconds = frames as f32 / spec.sample_rate as f32;
     if seconds > max_seconds {
         return Err(AudioError::TooLong {
             seconds,
             limit: max_seconds,
         });
-    }
-    let interleaved = read_samples(reader)?;
-    if interleaved.len() < frames * channels {
-        return Err(AudioError::Truncated);
     }
     let mono: Vec<f32> = interleaved
         .chunks_exact(channels)
@@ -133,6 +135,22 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
         );
     }
     Ok(out[delay..delay + expected].to_vec())
+}
+
+impl service_kit::error::ApiErrorCode for AudioError {
+    fn status(&self) -> axum::http::StatusCode {
+        axum::http::StatusCode::BAD_REQUEST
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            AudioError::NotAudio(_) => "not_audio",
+            AudioError::Truncated => "truncated_audio",
+            AudioError::Empty => "empty_audio",
+            AudioError::TooLong { .. } => "audio_too_long",
+            AudioError::Unsupported(_) => "unsupported_audio",
+        }
+    }
 }
 
 #[cfg(test)]
