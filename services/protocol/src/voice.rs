@@ -105,6 +105,14 @@ pub enum SttEvent {
         /// The final text.
         text: String,
     },
+    /// The stream could not go on as sent (bad frame, too fast, overloaded); when the
+    /// input itself was wrong the server closes the socket after it.
+    Error {
+        /// Stable snake_case identifier, as in the HTTP error body.
+        code: String,
+        /// Human-readable explanation.
+        message: String,
+    },
 }
 
 #[cfg(test)]
