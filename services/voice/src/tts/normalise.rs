@@ -220,9 +220,7 @@ fn abbreviation<'a>(rest: &'a str, next: Option<&str>) -> Option<(&'static str, 
         if lower == "no." && next_is_number {
             return Some(("number", &rest[end..]));
         }
-        let Some(c) = candidate.chars().next_back() else {
-            return None;
-        };
+        let c = candidate.chars().next_back()?;
         if !TRAILING.contains(&c) {
             return None;
         }
@@ -310,7 +308,11 @@ fn money(value: &str, currency: &Currency) -> Option<String> {
     Some(match (whole, minor) {
         (0, m) if m > 0 => unit(m, currency.minor),
         (w, 0) => unit(w, currency.major),
-        (w, m) => format!("{} and {}", unit(w, currency.major), unit(m, currency.minor)),
+        (w, m) => format!(
+            "{} and {}",
+            unit(w, currency.major),
+            unit(m, currency.minor)
+        ),
     })
 }
 
@@ -474,8 +476,8 @@ const DIGITS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
 const LETTERS: [&str; 26] = [
-    "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R",
-    "S", "T", "U", "V", "W", "X", "Y", "Z",
+    "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R", "S",
+    "T", "U", "V", "W", "X", "Y", "Z",
 ];
 
 /// A plain number: `8`, `1,250`, `2.5`, `007` (leading zero: read digit by digit).
@@ -559,7 +561,10 @@ mod tests {
     fn prices() {
         check(&[
             ("$29.99", "twenty-nine dollars and ninety-nine cents"),
-            ("It is $29.99.", "It is twenty-nine dollars and ninety-nine cents."),
+            (
+                "It is $29.99.",
+                "It is twenty-nine dollars and ninety-nine cents.",
+            ),
             ("€5", "five euros"),
             ("£1,250", "one thousand two hundred and fifty pounds"),
             ("$1", "one dollar"),

@@ -47,7 +47,12 @@ pub fn split_sentences(text: &str) -> Vec<String> {
         }
         // Take the whole run of terminators and closing quotes/brackets: `?!`, `."`.
         let mut end = i + 1;
-        while end < chars.len() && matches!(chars[end].1, '.' | '!' | '?' | '…' | '"' | '\'' | ')' | '”' | '’') {
+        while end < chars.len()
+            && matches!(
+                chars[end].1,
+                '.' | '!' | '?' | '…' | '"' | '\'' | ')' | '”' | '’'
+            )
+        {
             end += 1;
         }
         let followed_by_space = end == chars.len() || chars[end].1.is_whitespace();
@@ -85,8 +90,7 @@ fn ends_sentence(text: &str, chars: &[(usize, char)], first: usize, end: usize) 
     if letters.len() == 1 && letters[0].is_alphabetic() {
         return false;
     }
-    if word.len() > 2 && word.split('.').all(|p| p.chars().count() <= 1) && word.contains('.')
-    {
+    if word.len() > 2 && word.split('.').all(|p| p.chars().count() <= 1) && word.contains('.') {
         let next_upper = chars[end..]
             .iter()
             .find(|(_, c)| !c.is_whitespace())
@@ -154,7 +158,10 @@ mod tests {
                 &["It takes approx. five days, e.g. by Friday."],
             ),
             ("Try J. Crew jeans.", &["Try J. Crew jeans."]),
-            ("Made in the U.S. and Canada.", &["Made in the U.S. and Canada."]),
+            (
+                "Made in the U.S. and Canada.",
+                &["Made in the U.S. and Canada."],
+            ),
             ("Version 2.5 is out.", &["Version 2.5 is out."]),
             (
                 "\"Nice.\" She left. (Really.) Yes",
