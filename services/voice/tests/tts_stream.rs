@@ -158,6 +158,40 @@ async fn first_audio_arrives_before_the_rest_is_synthesised() {
     ));
 }
 
+/// Time to first audio of a one-sentence reply over the stream (its first clause is
+/// sent first), printed for the record: speed is for benchmarks, not assertions.
+#[tokio::test]
+async fn one_sentence_reply_time_to_first_audio() {
+    let running = start().await;
+    let reply = "Sure, the blue jacket is $29.99 and we have it in size M.";
+    // The first stream pays for ONNX Runtime's lazy initialisation.
+    let mut socket = open(&running, reply).await;
+    while next(&mut socket).await.is_some() {}
+    for _ in 0..3 {
+        let started = Instant::now();
+        let mut socket = open(&running, reply).await;
+        let mut first_audio = None;
+        let mut audio_bytes = 0;
+        let mut pieces = 0;
+        while let Some(item) = next(&mut socket).await {
+            if let Seen::Audio(len) = item {
+                first_audio.get_or_insert(started.elapsed());
+                audio_bytes += len;
+                pieces += 1;
+            }
+        }
+        let total = started.elapsed().as_secs_f64();
+        let audio = audio_bytes as f64 / 2.0 / 22_050.0;
+        println!(
+            "one-sentence reply streamed in {pieces} pieces: first audio after {:.0} ms, \
+             {audio:.2} s of audio in {:.0} ms (real-time factor {:.3})",
+            first_audio.unwrap().as_secs_f64() * 1000.0,
+            total * 1000.0,
+            total / audio
+        );
+    }
+}
+
 #[tokio::test]
 async fn cancel_after_the_first_frame_stops_the_remaining_sentences() {
     let running = start().await;

@@ -17,6 +17,7 @@ use service_kit::error::{ApiError, ApiErrorCode};
 
 use super::engine::{TtsEngine, VoiceId};
 use super::error::TtsError;
+use super::sentences::split_for_streaming;
 
 /// Response header giving the sample rate of the audio (needed for `pcm`).
 pub const SAMPLE_RATE_HEADER: &str = "x-sample-rate";
@@ -42,7 +43,8 @@ struct Job {
 
 /// Parses and checks a request body, so every mistake gets its own 4xx code (a plain
 /// `Json` extractor would answer one generic rejection for all of them).
-fn parse_request(engine: &TtsEngine, body: &[u8]) -> Result<Job, TtsError> {
+/// `streaming` cuts a long first sentence after its first clause for earlier audio.
+fn parse_request(engine: &TtsEngine, body: &[u8], streaming: bool) -> Result<Job, TtsError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| TtsError::InvalidRequest(format!("body is not JSON: {e}")))?;
     // serde would also read a struct from an array (`["tts-1", "hi", "alloy"]`).
@@ -64,7 +66,10 @@ fn parse_request(engine: &TtsEngine, body: &[u8]) -> Result<Job, TtsError> {
     let request: SpeechRequest = serde_json::from_value(value)
         .map_err(|e| TtsError::InvalidRequest(format!("expected model, input, voice: {e}")))?;
     TtsEngine::check_speed(request.speed)?;
-    let sentences = engine.sentences(&request.input)?;
+    let mut sentences = engine.sentences(&request.input)?;
+    if streaming {
+        sentences = split_for_streaming(&request.input);
+    }
     let voice = engine.resolve_voice(&request.voice)?;
     Ok(Job {
         voice,
@@ -76,7 +81,7 @@ fn parse_request(engine: &TtsEngine, body: &[u8]) -> Result<Job, TtsError> {
 
 /// `POST /v1/audio/speech`: the whole text as one WAV file or raw PCM.
 async fn speech(State(engine): State<TtsEngine>, body: Bytes) -> Result<Response, ApiError> {
-    let job = parse_request(&engine, &body)?;
+    let job = parse_request(&engine, &body, false)?;
     let admission = engine.admit()?;
     let (samples, rate) = engine
         .synthesise_sentences(&admission, job.voice, &job.sentences, job.speed)
@@ -211,7 +216,7 @@ async fn stream_speech(engine: TtsEngine, mut socket: WebSocket) {
         Some(Err(error)) => return send_error(&mut socket, &error).await,
         Some(Ok(body)) => body,
     };
-    let job = match parse_request(&engine, &body) {
+    let job = match parse_request(&engine, &body, true) {
         Ok(job) => job,
         Err(error) => return send_error(&mut socket, &error).await,
     };

@@ -67,6 +67,30 @@ pub fn split_sentences(text: &str) -> Vec<String> {
     sentences
 }
 
+/// First sentences longer than this many characters are spoken in two pieces when
+/// streaming (see [`split_for_streaming`]).
+pub const FIRST_PIECE_CHARS: usize = 40;
+
+/// Like [`split_sentences`], but a long first sentence is cut after its first clause
+/// ("Sure, | the blue jacket is ..."), so the first audio is ready sooner: piper's time
+/// grows with the text, and the listener hears the rest while it is synthesised.
+pub fn split_for_streaming(text: &str) -> Vec<String> {
+    let mut sentences = split_sentences(text);
+    if let Some(first) = sentences.first()
+        && first.chars().count() > FIRST_PIECE_CHARS
+        && let Some(cut) = first.find([',', ';', ':']).map(|p| p + 1)
+        // Keep at least a word on each side; a comma in a number ("1,250") does not
+        // count, being followed by a digit, not a space.
+        && first[cut..].starts_with(' ')
+        && first[cut..].trim().chars().any(char::is_alphanumeric)
+    {
+        let (head, tail) = first.split_at(cut);
+        let (head, tail) = (head.trim().to_string(), tail.trim().to_string());
+        sentences.splice(0..1, [head, tail]);
+    }
+    sentences
+}
+
 /// Whether the terminator run `chars[first..end]` really ends a sentence.
 fn ends_sentence(text: &str, chars: &[(usize, char)], first: usize, end: usize) -> bool {
     let run: String = chars[first..end].iter().map(|(_, c)| c).collect();
@@ -87,8 +111,19 @@ fn ends_sentence(text: &str, chars: &[(usize, char)], first: usize, end: usize) 
     }
     // An initial: one letter and a dot ("J. Crew"), or dotted letters ("U.S.").
     let letters: Vec<char> = word.trim_end_matches('.').chars().collect();
+    // But a size letter after "size"/"in" ends a sentence: "It comes in M. Want it?"
     if letters.len() == 1 && letters[0].is_alphabetic() {
-        return false;
+        let before = text[..word_start].split_whitespace().next_back();
+        let size = matches!(letters[0], 's' | 'm' | 'l')
+            && before.is_some_and(|w| {
+                matches!(
+                    w.to_lowercase().as_str(),
+                    "size" | "sizes" | "in" | "and" | "or"
+                )
+            });
+        if !size {
+            return false;
+        }
     }
     if word.len() > 2 && word.split('.').all(|p| p.chars().count() <= 1) && word.contains('.') {
         let next_upper = chars[end..]
@@ -158,6 +193,7 @@ mod tests {
                 &["It takes approx. five days, e.g. by Friday."],
             ),
             ("Try J. Crew jeans.", &["Try J. Crew jeans."]),
+            ("It comes in M. Want it?", &["It comes in M.", "Want it?"]),
             (
                 "Made in the U.S. and Canada.",
                 &["Made in the U.S. and Canada."],
@@ -177,6 +213,27 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(split_sentences(text), *expected, "text {text:?}");
         }
+    }
+
+    #[test]
+    fn streaming_cuts_a_long_first_sentence_after_its_first_clause() {
+        assert_eq!(
+            split_for_streaming("Sure, the blue jacket is $29.99 and comes in M. Want it?"),
+            [
+                "Sure,",
+                "the blue jacket is $29.99 and comes in M.",
+                "Want it?"
+            ]
+        );
+        // Short first sentences, and commas inside numbers, are left alone.
+        assert_eq!(
+            split_for_streaming("Sure, it is here. Yes, really, it is here now."),
+            ["Sure, it is here.", "Yes, really, it is here now."]
+        );
+        assert_eq!(
+            split_for_streaming("We have 1,250 shirts in stock in every colour you like."),
+            ["We have 1,250 shirts in stock in every colour you like."]
+        );
     }
 
     #[test]
