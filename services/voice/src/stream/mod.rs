@@ -197,6 +197,12 @@ impl StreamState {
         Ok(state)
     }
 
+    /// The same models with other settings (limits for a test, a tuned deployment).
+    pub fn with_settings(self, settings: StreamSettings) -> Self {
+        let vad = self.vad.model().to_path_buf();
+        StreamState::new(self.stt, vad, settings)
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &StreamSettings {
         &self.settings
@@ -738,19 +744,20 @@ async fn wait(in_flight: &mut Option<InFlight>) -> Option<(Purpose, Result<Trans
 }
 
 /// The transcript's words without whisper's non-speech annotations (`[BLANK_AUDIO]`,
-/// `(music)`), which are not something the customer said.
+/// `(music)`), which are not something the customer said, and without a segment
+/// repeated back to back: on audio cut mid-word (a partial) whisper can loop on the
+/// last sentence, and nobody says the same sentence twice in one breath.
 fn clean(transcript: &Transcript) -> String {
-    transcript
-        .segments
-        .iter()
-        .map(|segment| segment.text.trim())
-        .filter(|text| {
-            !text.is_empty()
-                && !(text.starts_with('[') && text.ends_with(']'))
-                && !(text.starts_with('(') && text.ends_with(')'))
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut kept: Vec<&str> = Vec::new();
+    for text in transcript.segments.iter().map(|s| s.text.trim()) {
+        let annotation = (text.starts_with('[') && text.ends_with(']'))
+            || (text.starts_with('(') && text.ends_with(')'));
+        if text.is_empty() || annotation || kept.last() == Some(&text) {
+            continue;
+        }
+        kept.push(text);
+    }
+    kept.join(" ")
 }
 
 #[cfg(test)]
@@ -785,6 +792,7 @@ mod tests {
             segments: vec![
                 segment("[BLANK_AUDIO]"),
                 segment(" A blue shirt."),
+                segment("A blue shirt."),
                 segment("(music)"),
             ],
             language: "en".into(),
