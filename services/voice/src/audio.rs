@@ -121,18 +121,16 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
     for chunk in &mut chunks {
         out.extend_from_slice(&resampler.process(&[chunk], None).map_err(failed)?[0]);
     }
-    // The tail, then silence to flush the filter's delay.
-    out.extend_from_slice(
-        &resampler
-            .process_partial(Some(&[chunks.remainder()]), None)
-            .map_err(failed)?[0],
-    );
+    // The tail padded with silence, then silence until the filter's delay is flushed.
+    let silence = vec![0.0f32; CHUNK];
+    let tail = [
+        chunks.remainder(),
+        &silence[..CHUNK - chunks.remainder().len()],
+    ]
+    .concat();
+    out.extend_from_slice(&resampler.process(&[&tail[..]], None).map_err(failed)?[0]);
     while out.len() < expected + delay {
-        out.extend_from_slice(
-            &resampler
-                .process_partial::<&[f32]>(None, None)
-                .map_err(failed)?[0],
-        );
+        out.extend_from_slice(&resampler.process(&[&silence[..]], None).map_err(failed)?[0]);
     }
     Ok(out[delay..delay + expected].to_vec())
 }

@@ -24,13 +24,19 @@ use service_kit::health::Readiness;
 use service_kit::server::Server;
 use tokio::net::TcpListener;
 
+use crate::stream::{StreamError, StreamState};
 use crate::stt::{SpeechToText, SttError, SttPool};
+use crate::tts::{TtsEngine, TtsError};
 
 /// What the handlers share: the loaded models and the voice settings.
 #[derive(Clone)]
 pub struct AppState {
     /// Speech recognition behind its bounded pool.
     pub stt: SttPool,
+    /// Speech synthesis with the configured voices, behind its bounded pool.
+    pub tts: TtsEngine,
+    /// Streaming recognition: voice activity, end of turn, partials.
+    pub stream: StreamState,
     /// The voice section of the configuration (limits, timings).
     pub config: Arc<VoiceConfig>,
 }
@@ -54,6 +60,12 @@ pub enum StartError {
     /// whisper.cpp refused the model.
     #[error(transparent)]
     Stt(#[from] SttError),
+    /// A piper voice or espeak-ng's data could not be loaded.
+    #[error(transparent)]
+    Tts(#[from] TtsError),
+    /// The voice-activity model could not be loaded.
+    #[error(transparent)]
+    Stream(#[from] StreamError),
 }
 
 /// The verified path of the first file of a manifest model.
@@ -79,8 +91,12 @@ pub fn load(config: &Config) -> Result<AppState, StartError> {
         voice.stt_workers,
         voice.stt_queue,
     );
+    let tts = TtsEngine::load(voice, &config.models_dir)?;
+    let stream = StreamState::load(stt.clone(), &config.models_dir, voice)?;
     Ok(AppState {
         stt,
+        tts,
+        stream,
         config: Arc::new(voice.clone()),
     })
 }
@@ -88,9 +104,13 @@ pub fn load(config: &Config) -> Result<AppState, StartError> {
 /// The service's routes (the common layers and operational routes are added by
 /// service-kit's `Server`).
 pub fn app(state: AppState) -> Router {
+    let speech = tts::router(state.tts.clone());
+    let streaming = stream::router(state.stream.clone());
     Router::new()
         .route("/v1/audio/transcriptions", post(transcriptions::transcribe))
         .with_state(state)
+        .merge(speech)
+        .merge(streaming)
 }
 
 /// Loads the models, then serves until `shutdown` resolves.

@@ -1,8 +1,9 @@
 //! Quality measures asserted on fixtures.
 
 /// Word error rate: word-level edit distance between `hypothesis` and `reference`,
-/// divided by the reference's word count. Case and punctuation are ignored, as a
-/// listener would.
+/// divided by the reference's word count. What a listener cannot hear is ignored:
+/// case, punctuation, hyphens, and how numbers are written ("$49" and "forty-nine
+/// dollars" sound the same), by running both through the shop text normaliser.
 pub fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
     let reference = normalised_words(reference);
     let hypothesis = normalised_words(hypothesis);
@@ -23,7 +24,9 @@ pub fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
 }
 
 fn normalised_words(text: &str) -> Vec<String> {
-    text.split_whitespace()
+    crate::tts::normalise::normalise(text)
+        .replace('-', " ")
+        .split_whitespace()
         .map(|word| {
             word.chars()
                 .filter(|c| c.is_alphanumeric() || *c == '\'')
@@ -48,5 +51,10 @@ mod tests {
             1.0 / 3.0
         );
         assert_eq!(word_error_rate("", "noise"), 1.0);
+        assert_eq!(
+            word_error_rate("It costs forty-nine dollars.", "it costs $49"),
+            0.0
+        );
+        assert_eq!(word_error_rate("size thirty two", "size 32"), 0.0);
     }
 }

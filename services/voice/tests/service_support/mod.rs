@@ -19,11 +19,12 @@ pub fn fixture(relative: &str) -> Vec<u8> {
 
 /// Config for tests: defaults, with the installed models.
 pub fn test_config() -> Config {
-    let mut config = Config::default();
-    config.models_dir = std::env::var_os("SHOP_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("models"));
-    config
+    Config {
+        models_dir: std::env::var_os("SHOP_MODELS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("models")),
+        ..Config::default()
+    }
 }
 
 /// A running voice service.
@@ -55,13 +56,12 @@ pub async fn start(config: Config) -> Running {
     });
     let client = reqwest::Client::new();
     for _ in 0..300 {
-        if let Ok(response) = client.get(format!("{url}/readyz")).send().await {
-            if response.status() == 200 {
-                return Running {
-                    url,
-                    stop: Some(stop),
-                };
-            }
+        let ready = client.get(format!("{url}/readyz")).send().await;
+        if ready.is_ok_and(|response| response.status() == 200) {
+            return Running {
+                url,
+                stop: Some(stop),
+            };
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
