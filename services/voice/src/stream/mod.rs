@@ -705,7 +705,20 @@ impl Stream {
     fn start(&mut self, purpose: Purpose, audio: Vec<f32>) {
         let stt = self.stt.clone();
         let options = self.options.clone();
-        let task = tokio::spawn(async move { stt.transcribe(audio, options).await });
+        let task = tokio::spawn(async move {
+            let seconds = audio.len() as f32 / crate::stt::SAMPLE_RATE as f32;
+            let started = Instant::now();
+            let result = stt.transcribe(audio, options).await;
+            // Timings only: transcripts are personal data and stay out of logs.
+            tracing::debug!(
+                ?purpose,
+                seconds,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                ok = result.is_ok(),
+                "stream decode"
+            );
+            result
+        });
         self.in_flight = Some(InFlight { purpose, task });
     }
 
