@@ -5,7 +5,9 @@
 //! - STT real-time factor for a 3.5 s and a 10.5 s utterance, with whisper's window
 //!   fitted to the audio and with the fixed 30 s window, and the word error rate of each;
 //! - the HTTP service's overhead over a bare whisper-rs call on the same audio;
-//! - peak memory (VmHWM).
+//! - text to speech: streamed time to first audio and whole-reply real-time factor;
+//! - streaming speech to text: end of speech to `speech_ended` and to `final`;
+//! - peak memory (VmHWM) of the process (both models loaded, all of the above run).
 
 #![allow(clippy::unwrap_used, missing_docs)] // a benchmark program: fail loudly
 
@@ -115,11 +117,14 @@ fn stt_section(config: &Config) -> (Value, f64) {
     (json!(rows), bare_3s)
 }
 
-fn service_overhead(config: Config, bare_seconds: f64) -> Value {
+/// Everything measured through the running service: HTTP overhead, TTS time to first
+/// audio and real-time factor, streaming end of speech to final transcript.
+fn service_section(config: Config, bare_seconds: f64) -> Value {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let address = listener.local_addr().unwrap();
+        let url = format!("http://{address}");
         tokio::spawn(voice::run(listener, config, std::future::pending()));
         let client = reqwest::Client::new();
         while client
@@ -131,34 +136,183 @@ fn service_overhead(config: Config, bare_seconds: f64) -> Value {
         {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        let wav = std::fs::read(root().join("fixtures/audio/shirt_request.wav")).unwrap();
-        let mut times = Vec::new();
-        for run in 0..=RUNS {
-            let form = reqwest::multipart::Form::new().part(
-                "file",
-                reqwest::multipart::Part::bytes(wav.clone()).file_name("a.wav"),
-            );
-            let started = Instant::now();
-            let response = client
-                .post(format!("{url}/v1/audio/transcriptions"))
-                .multipart(form)
-                .send()
+        json!({
+            "service_overhead": http_overhead(&client, &url, bare_seconds).await,
+            "text_to_speech": tts(&client, &url, &address.to_string()).await,
+            "streaming_end_of_turn": streaming(&address.to_string()).await,
+        })
+    })
+}
+
+async fn http_overhead(client: &reqwest::Client, url: &str, bare_seconds: f64) -> Value {
+    let wav = std::fs::read(root().join("fixtures/audio/shirt_request.wav")).unwrap();
+    let mut times = Vec::new();
+    for run in 0..=RUNS {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(wav.clone()).file_name("a.wav"),
+        );
+        let started = Instant::now();
+        let response = client
+            .post(format!("{url}/v1/audio/transcriptions"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap();
+        if run > 0 {
+            times.push(started.elapsed().as_secs_f64());
+        }
+    }
+    let service = median(times);
+    json!({
+        "utterance": "3.5 s",
+        "bare_whisper_rs_median_seconds": bare_seconds,
+        "http_service_median_seconds": service,
+        "overhead_percent": (service / bare_seconds - 1.0) * 100.0,
+        "goal_overhead_percent": 5.0,
+    })
+}
+
+const REPLY: &str = "Sure, the blue jacket is $29.99 and we have it in size M.";
+
+async fn tts(client: &reqwest::Client, url: &str, address: &str) -> Value {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    // Whole-reply synthesis: real-time factor.
+    let mut rtf = Vec::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let response = client
+            .post(format!("{url}/v1/audio/speech"))
+            .json(
+                &json!({"model": "tts-1", "input": REPLY, "voice": "en", "response_format": "pcm"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let rate: f64 = response.headers()["x-sample-rate"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let bytes = response.bytes().await.unwrap();
+        let audio_seconds = bytes.len() as f64 / 2.0 / rate;
+        rtf.push(started.elapsed().as_secs_f64() / audio_seconds);
+    }
+    // Streamed: time from request to the first audio frame.
+    let mut first_audio = Vec::new();
+    for _ in 0..RUNS {
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(format!("ws://{address}/v1/audio/speech/stream"))
                 .await
                 .unwrap();
-            assert_eq!(response.status(), 200);
-            response.bytes().await.unwrap();
-            if run > 0 {
-                times.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let request = json!({"model": "tts-1", "input": REPLY, "voice": "en"}).to_string();
+        socket.send(Message::Text(request.into())).await.unwrap();
+        while let Some(message) = socket.next().await {
+            if matches!(message.unwrap(), Message::Binary(_)) {
+                first_audio.push(started.elapsed().as_secs_f64() * 1000.0);
+                break;
             }
         }
-        let service = median(times);
-        json!({
-            "utterance": "3.5 s",
-            "bare_whisper_rs_median_seconds": bare_seconds,
-            "http_service_median_seconds": service,
-            "overhead_percent": (service / bare_seconds - 1.0) * 100.0,
-            "goal_overhead_percent": 5.0,
-        })
+        let _ = socket.close(None).await;
+    }
+    json!({
+        "reply": REPLY,
+        "streamed_time_to_first_audio_ms": median(first_audio),
+        "goal_time_to_first_audio_ms": 150.0,
+        "whole_reply_real_time_factor": median(rtf),
+    })
+}
+
+/// Speech sent at real-time pace in 20 ms frames, then silence; the time from the last
+/// speech sample to `speech_ended` and to `final`.
+async fn streaming(address: &str) -> Value {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let speech = decode_wav(
+        &std::fs::read(root().join("fixtures/audio/shirt_request.wav")).unwrap(),
+        30.0,
+    )
+    .unwrap();
+    let mut ended_ms = Vec::new();
+    let mut final_ms = Vec::new();
+    let mut texts = Vec::new();
+    for _ in 0..3 {
+        let (socket, _) =
+            tokio_tungstenite::connect_async(format!("ws://{address}/v1/audio/stream"))
+                .await
+                .unwrap();
+        let (mut sink, mut events) = socket.split();
+        let speech = speech.clone();
+        let sender = tokio::spawn(async move {
+            let frame = 320; // 20 ms at 16 kHz
+            let silence = vec![0.0f32; 16_000];
+            let audio: Vec<f32> = silence
+                .iter()
+                .chain(speech.iter())
+                .chain(silence.iter())
+                .chain(silence.iter())
+                .copied()
+                .collect();
+            let speech_end = silence.len() + speech.len();
+            let mut ticker = tokio::time::interval(std::time::Duration::from_millis(20));
+            let mut last_speech_sent = None;
+            for (index, chunk) in audio.chunks(frame).enumerate() {
+                ticker.tick().await;
+                let bytes: Vec<u8> = chunk
+                    .iter()
+                    .flat_map(|s| ((s * 32767.0) as i16).to_le_bytes())
+                    .collect();
+                if sink.send(Message::Binary(bytes.into())).await.is_err() {
+                    break;
+                }
+                if last_speech_sent.is_none() && (index + 1) * frame >= speech_end {
+                    last_speech_sent = Some(Instant::now());
+                }
+            }
+            (last_speech_sent.unwrap(), sink)
+        });
+        let mut ended = None;
+        let mut finished = None;
+        let mut text = String::new();
+        while let Some(Ok(message)) = events.next().await {
+            if let Message::Text(body) = message {
+                let event: Value = serde_json::from_str(&body).unwrap();
+                match event["type"].as_str().unwrap_or_default() {
+                    "speech_ended" => ended = Some(Instant::now()),
+                    "final" => {
+                        finished = Some(Instant::now());
+                        text = event["text"].as_str().unwrap_or_default().to_string();
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let (speech_stopped, _sink) = sender.await.unwrap();
+        ended_ms.push(ended.unwrap().duration_since(speech_stopped).as_secs_f64() * 1000.0);
+        final_ms.push(
+            finished
+                .unwrap()
+                .duration_since(speech_stopped)
+                .as_secs_f64()
+                * 1000.0,
+        );
+        texts.push(text);
+    }
+    json!({
+        "utterance": "3.5 s, sent at real-time pace in 20 ms frames",
+        "end_of_turn_silence_ms": 300,
+        "speech_end_to_speech_ended_ms": median(ended_ms),
+        "speech_end_to_final_transcript_ms": median(final_ms),
+        "speech_ended_to_final_ms_note": "final follows speech_ended; the goal counts from the end of the turn",
+        "goal_end_of_turn_to_final_ms": 300.0,
+        "final_text": texts.last(),
     })
 }
 
@@ -166,11 +320,11 @@ fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     let config = config();
     let (stt, bare_3s) = stt_section(&config);
-    let overhead = service_overhead(config, bare_3s);
+    let service = service_section(config, bare_3s);
     let report = json!({
         "machine": {"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
         "speech_to_text": stt,
-        "service_overhead": overhead,
+        "service": service,
         "peak_memory_mb": peak_memory_mb(),
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
