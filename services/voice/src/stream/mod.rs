@@ -531,7 +531,7 @@ impl Stream {
     async fn run(&mut self, mut audio: mpsc::Receiver<Vec<f32>>) {
         while self.open {
             let partial_due = self.last_partial + self.partial_interval;
-            let want_partial = self.detector.speaking() && self.in_flight.is_none();
+            let want_partial = self.detector.hearing_speech() && self.in_flight.is_none();
             tokio::select! {
                 chunk = audio.recv() => match chunk {
                     Some(chunk) => self.hear(chunk).await,
@@ -695,7 +695,7 @@ impl Stream {
             }
             return;
         }
-        if self.detector.speaking() && self.last_partial.elapsed() >= self.partial_interval {
+        if self.detector.hearing_speech() && self.last_partial.elapsed() >= self.partial_interval {
             self.last_partial = Instant::now();
             let audio = self.detector.utterance().to_vec();
             self.start(Purpose::Partial { utterance: id }, audio);

@@ -136,6 +136,13 @@ impl TurnDetector {
         )
     }
 
+    /// True while speaking and the last window was speech: a partial started now is
+    /// unlikely to be overtaken at once by the end of the speech (and then hold up the
+    /// speculative decode that matters more).
+    pub fn hearing_speech(&self) -> bool {
+        matches!(self.phase, Phase::Speaking { silence: 0, .. })
+    }
+
     /// The current utterance as it would be decoded now: pre-roll, speech, and at most
     /// `tail` of the silence after it. Empty when idle.
     pub fn utterance(&self) -> &[f32] {
@@ -356,7 +363,9 @@ mod tests {
         probs.extend([0.4; 30]);
         let events = feed(&mut d, 0, &probs);
         assert_eq!(kinds(&events), [(6, "started")]);
-        assert!(d.speaking());
+        assert!(d.speaking() && d.hearing_speech());
+        feed(&mut d, 40, &[0.1]);
+        assert!(d.speaking() && !d.hearing_speech());
     }
 
     #[test]
