@@ -146,7 +146,9 @@ impl Default for TelemetryConfig {
     fn default() -> Self {
         Self {
             format: LogFormat::Json,
-            level: "info".to_string(),
+            // The native runtimes narrate every graph optimisation and tensor at info
+            // (over a thousand lines per start); their warnings still come through.
+            level: "info,ort=warn,whisper_rs=warn".to_string(),
             otlp_endpoint: None,
         }
     }
