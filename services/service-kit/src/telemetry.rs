@@ -140,6 +140,19 @@ impl Metrics {
             .register(name, help, metric);
     }
 
+    /// Creates, registers and returns a histogram with these bucket bounds: the
+    /// usual way a service times one of its stages.
+    pub fn histogram(
+        &self,
+        name: &str,
+        help: &str,
+        buckets: impl Iterator<Item = f64>,
+    ) -> Histogram {
+        let histogram = Histogram::new(buckets);
+        self.register(name, help, histogram.clone());
+        histogram
+    }
+
     /// Counts one answered request and its latency.
     pub fn observe_request(&self, labels: HttpLabels, elapsed: Duration) {
         self.latency

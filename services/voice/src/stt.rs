@@ -238,29 +238,26 @@ impl SttMetrics {
     }
 
     fn register() -> SttMetrics {
-        let seconds = || Histogram::new(exponential_buckets(0.005, 2.0, 14));
-        let metrics = SttMetrics {
-            queue_wait: seconds(),
-            decode: seconds(),
-            audio: seconds(),
-        };
         let registry = service_kit::telemetry::Metrics::global();
-        registry.register(
-            "voice_stt_queue_wait_seconds",
-            "Time a transcription waited for a whisper worker",
-            metrics.queue_wait.clone(),
-        );
-        registry.register(
-            "voice_stt_decode_seconds",
-            "Time whisper.cpp spent decoding one request",
-            metrics.decode.clone(),
-        );
-        registry.register(
-            "voice_stt_audio_seconds",
-            "Length of the audio transcribed per request",
-            metrics.audio.clone(),
-        );
-        metrics
+        // 5 ms to ~40 s.
+        let seconds = || exponential_buckets(0.005, 2.0, 14);
+        SttMetrics {
+            queue_wait: registry.histogram(
+                "voice_stt_queue_wait_seconds",
+                "Time a transcription waited for a whisper worker",
+                seconds(),
+            ),
+            decode: registry.histogram(
+                "voice_stt_decode_seconds",
+                "Time whisper.cpp spent decoding one request",
+                seconds(),
+            ),
+            audio: registry.histogram(
+                "voice_stt_audio_seconds",
+                "Length of the audio transcribed per request",
+                seconds(),
+            ),
+        }
     }
 }
 

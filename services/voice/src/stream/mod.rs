@@ -161,7 +161,7 @@ pub struct StreamState {
 
 impl StreamState {
     /// Serves streams with `stt` for decoding and the Silero VAD model at `vad_model`
-    /// (verified; ONNX Runtime already loaded with [`vad::init_runtime`]).
+    /// (verified; ONNX Runtime already loaded with [`crate::onnxruntime::init`]).
     pub fn new(stt: impl Into<Arc<SttPool>>, vad_model: PathBuf, settings: StreamSettings) -> Self {
         let slots = Arc::new(Semaphore::new(settings.max_streams.max(1)));
         StreamState {
@@ -188,9 +188,11 @@ impl StreamState {
             let mut files = verify_model(models_dir, entry)?;
             Ok(files.remove(0))
         };
-        let runtime = path_of("onnxruntime")?;
         let model = path_of(&config.vad_model)?;
-        vad::init_runtime(&runtime)?;
+        crate::onnxruntime::init(models_dir).map_err(|reason| VadError::Runtime {
+            path: models_dir.display().to_string(),
+            reason,
+        })?;
         let state = StreamState::new(stt, model, StreamSettings::from_config(config));
         let warm = state.vad.take()?;
         state.vad.put(warm);

@@ -6,7 +6,7 @@
 //! so [`VadPool`] keeps the ones that finished streams for the next stream.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
@@ -46,28 +46,6 @@ pub enum VadError {
     Inference(String),
 }
 
-/// Loads ONNX Runtime from `library` once per process. Later calls return the first
-/// call's outcome: ort keeps one runtime per process, so a second path would be ignored
-/// anyway. piper (text to speech) shares the same runtime.
-pub fn init_runtime(library: &Path) -> Result<(), VadError> {
-    static RUNTIME: OnceLock<Result<(), String>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            // `commit` is false when another part of the process committed first; the
-            // library is loaded either way, which is all the VAD needs.
-            ort::init_from(library)
-                .map(|builder| {
-                    builder.commit();
-                })
-                .map_err(|e| e.to_string())
-        })
-        .clone()
-        .map_err(|reason| VadError::Runtime {
-            path: library.display().to_string(),
-            reason,
-        })
-}
-
 /// One Silero VAD session with its recurrent state: scores consecutive windows of one
 /// stream. Blocking (sub-millisecond per window); call it off the async runtime.
 pub struct Vad {
@@ -77,7 +55,7 @@ pub struct Vad {
 }
 
 impl Vad {
-    /// Opens the model (verify it against the manifest first; [`init_runtime`] before).
+    /// Opens the model (verify it against the manifest first; `crate::onnxruntime::init` before).
     pub fn load(model: &Path) -> Result<Vad, VadError> {
         let load_error = |e: &dyn std::fmt::Display| VadError::Load {
             path: model.display().to_string(),

@@ -87,7 +87,10 @@ impl TtsEngine {
             reason: espeak::missing_data_help(),
         })?;
         tracing::info!(dir = %location.dir.display(), source = ?location.source, "espeak-ng data");
-        init_onnxruntime(models_dir)?;
+        crate::onnxruntime::init(models_dir).map_err(|reason| TtsError::Load {
+            voice: crate::onnxruntime::MANIFEST_NAME.into(),
+            reason,
+        })?;
 
         let workers = config.tts_workers.max(1);
         // Several languages may name the same voice: load it once.
@@ -423,29 +426,6 @@ impl Voice {
     }
 }
 
-/// Loads ONNX Runtime from the models directory (verified first) for this process.
-/// Harmless when already done (e.g. by the voice-activity detector).
-pub fn init_onnxruntime(models_dir: &Path) -> Result<(), TtsError> {
-    let fail = |reason: String| TtsError::Load {
-        voice: "onnxruntime".into(),
-        reason,
-    };
-    let manifest = Manifest::builtin();
-    let entry = manifest
-        .get("onnxruntime")
-        .ok_or_else(|| fail("not in the manifest".into()))?;
-    let paths = verify_model(models_dir, entry).map_err(|e| fail(e.to_string()))?;
-    let library = paths
-        .first()
-        .ok_or_else(|| fail("the manifest entry has no file".into()))?;
-    // `commit` is false when an environment exists already; that one is used.
-    let _ = ort::init_from(library)
-        .map_err(|e| fail(e.to_string()))?
-        .with_name("voice")
-        .commit();
-    Ok(())
-}
-
 /// Per-stage histograms of speech synthesis, on `/metrics`.
 #[derive(Clone)]
 struct TtsMetrics {
@@ -463,36 +443,33 @@ impl TtsMetrics {
     }
 
     fn register() -> TtsMetrics {
-        let metrics = TtsMetrics {
-            // 1 ms to ~16 s.
-            queue_wait: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
-            // 10 ms to ~40 s.
-            synthesis: Histogram::new(exponential_buckets(0.01, 2.0, 13)),
-            // 0.25 s to ~64 s of audio.
-            audio: Histogram::new(exponential_buckets(0.25, 2.0, 9)),
-            overloaded: Counter::default(),
-        };
         let registry = service_kit::telemetry::Metrics::global();
-        registry.register(
-            "voice_tts_queue_wait_seconds",
-            "Time a sentence waited for a piper worker",
-            metrics.queue_wait.clone(),
-        );
-        registry.register(
-            "voice_tts_synthesis_seconds",
-            "Time espeak-ng and piper took for one sentence",
-            metrics.synthesis.clone(),
-        );
-        registry.register(
-            "voice_tts_audio_seconds",
-            "Length of the audio synthesised per sentence",
-            metrics.audio.clone(),
-        );
+        let overloaded = Counter::default();
         registry.register(
             "voice_tts_overloaded",
             "Speech requests refused because the queue was full",
-            metrics.overloaded.clone(),
+            overloaded.clone(),
         );
-        metrics
+        TtsMetrics {
+            // 1 ms to ~16 s.
+            queue_wait: registry.histogram(
+                "voice_tts_queue_wait_seconds",
+                "Time a sentence waited for a piper worker",
+                exponential_buckets(0.001, 2.0, 15),
+            ),
+            // 10 ms to ~40 s.
+            synthesis: registry.histogram(
+                "voice_tts_synthesis_seconds",
+                "Time espeak-ng and piper took for one sentence",
+                exponential_buckets(0.01, 2.0, 13),
+            ),
+            // 0.25 s to ~64 s of audio.
+            audio: registry.histogram(
+                "voice_tts_audio_seconds",
+                "Length of the audio synthesised per sentence",
+                exponential_buckets(0.25, 2.0, 9),
+            ),
+            overloaded,
+        }
     }
 }

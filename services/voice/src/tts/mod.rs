@@ -12,6 +12,6 @@ pub mod http;
 pub mod normalise;
 pub mod sentences;
 
-pub use engine::{Admission, OPENAI_VOICES, SPEED_RANGE, TtsEngine, VoiceId, init_onnxruntime};
+pub use engine::{Admission, OPENAI_VOICES, SPEED_RANGE, TtsEngine, VoiceId};
 pub use error::TtsError;
 pub use http::router;
