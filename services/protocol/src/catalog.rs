@@ -35,6 +35,10 @@ pub struct Product {
     pub sizes: Vec<SizeStock>,
     /// Picture for the product card and for try-on.
     pub image_url: String,
+    /// Store whose stock `sizes` counts, for chains with several stores; absent in a
+    /// single-store deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 impl Product {
@@ -89,6 +93,9 @@ pub struct SearchFilters {
     /// Highest price, in cents, inclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_price_cents: Option<u64>,
+    /// Only products stocked in this store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 /// Response body of a search, best hit first.
@@ -209,6 +216,7 @@ mod tests {
                 },
             ],
             image_url: "/images/SH-001.jpg".into(),
+            store: None,
         }
     }
 

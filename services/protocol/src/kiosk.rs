@@ -240,6 +240,7 @@ mod tests {
             currency: "EUR".into(),
             sizes: vec![],
             image_url: "/i.jpg".into(),
+            store: None,
         };
         let messages = vec![
             ServerMessage::SessionStarted {
