@@ -10,7 +10,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use catalog::embed::{EmbedError, Embedder, MAX_CHARS, MAX_TEXTS, router};
+use catalog::embed::{
+    EmbedError, EmbedLimits, Embedder, MAX_CHARS, MAX_TEXTS, router, router_with_limits,
+};
 use serde_json::{Value, json};
 use service_kit::error::ApiErrorCode;
 use service_kit::server::Server;
@@ -32,10 +34,14 @@ fn embedder() -> Arc<Embedder> {
 
 /// The server on port 0; dropping the sender stops it.
 async fn start() -> (String, oneshot::Sender<()>) {
+    start_with(router(embedder())).await
+}
+
+async fn start_with(app: axum::Router) -> (String, oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(Server::new().run(listener, router(embedder()), async {
+    tokio::spawn(Server::new().run(listener, app, async {
         let _ = stopped.await;
     }));
     (url, stop)
@@ -160,4 +166,56 @@ fn overload_is_a_503_with_a_retry_hint_and_failures_are_500() {
         count: MAX_TEXTS + 1,
     };
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_overloaded_with_retry_after() {
+    // One worker and no queue: while one request embeds, the others are refused at
+    // once instead of waiting.
+    let limits = EmbedLimits {
+        workers: 1,
+        queue: 0,
+    };
+    let (url, _stop) = start_with(router_with_limits(embedder(), limits)).await;
+    let texts = vec!["a long enough product description to keep the worker busy"; 64];
+    let client = reqwest::Client::new();
+    let requests = (0..4).map(|_| {
+        client
+            .post(format!("{url}/v1/embeddings"))
+            .json(&json!({"model": "all-minilm-l6-v2", "input": texts}))
+            .send()
+    });
+    let responses = futures_join(requests).await;
+    let mut ok = 0;
+    let mut refused = 0;
+    for response in responses {
+        let response = response.unwrap();
+        match response.status().as_u16() {
+            200 => ok += 1,
+            503 => {
+                assert_eq!(response.headers()["retry-after"], "1");
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "overloaded");
+                refused += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(ok >= 1, "{ok} served, {refused} refused");
+    assert!(refused >= 1, "{ok} served, {refused} refused");
+}
+
+/// Runs the futures concurrently and keeps their order.
+async fn futures_join<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outputs.push(task.await.unwrap());
+    }
+    outputs
 }
