@@ -96,6 +96,14 @@ fn catalogue_has_every_category_and_pattern_and_at_least_300_products() {
 }
 
 #[test]
+fn palette_names_and_codes_are_unique() {
+    use catalog::fixtures::palette::PALETTE;
+    let names: HashSet<&str> = PALETTE.iter().map(|c| c.name).collect();
+    let codes: HashSet<&str> = PALETTE.iter().map(|c| c.code).collect();
+    assert_eq!((names.len(), codes.len()), (PALETTE.len(), PALETTE.len()));
+}
+
+#[test]
 fn skus_are_unique() {
     let products = committed();
     let mut seen = HashSet::new();
