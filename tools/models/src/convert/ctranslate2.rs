@@ -68,7 +68,18 @@ impl Variable {
 
     /// The elements as f32, whatever the stored float type.
     pub fn to_f32(&self) -> Result<Vec<f32>, String> {
-        let chunks = self.data.chunks_exact(self.dtype.size());
+        self.to_f32_range(0, self.len())
+    }
+
+    /// `count` elements from element `start` as f32: one block of a fused matrix
+    /// without converting the rest.
+    pub fn to_f32_range(&self, start: usize, count: usize) -> Result<Vec<f32>, String> {
+        let size = self.dtype.size();
+        let bytes = self
+            .data
+            .get(start * size..(start + count) * size)
+            .ok_or_else(|| format!("elements {start}..{} outside the variable", start + count))?;
+        let chunks = bytes.chunks_exact(size);
         Ok(match self.dtype {
             DType::F32 => chunks
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))

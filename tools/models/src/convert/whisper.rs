@@ -291,49 +291,29 @@ fn attention(
             model.get(&format!("{ct2}/linear_{index}/bias"))?,
         ))
     };
-    let (query_key_value, out_index): (Vec<(&str, &Variable, &Variable, usize)>, usize) = if is_self
-    {
-        let (weight, bias) = fused(0)?;
-        (
-            vec![
-                ("query", weight, bias, 0),
-                ("key", weight, bias, 1),
-                ("value", weight, bias, 2),
-            ],
-            1,
-        )
+    // (whisper's name, CTranslate2 linear holding it, its block, blocks stacked there)
+    let parts: [(&str, usize, usize, usize); 3] = if is_self {
+        [("query", 0, 0, 3), ("key", 0, 1, 3), ("value", 0, 2, 3)]
     } else {
-        let (query_weight, query_bias) = fused(0)?;
-        let (kv_weight, kv_bias) = fused(1)?;
-        (
-            vec![
-                ("query", query_weight, query_bias, 0),
-                ("key", kv_weight, kv_bias, 0),
-                ("value", kv_weight, kv_bias, 1),
-            ],
-            2,
-        )
+        [("query", 0, 0, 1), ("key", 1, 0, 2), ("value", 1, 1, 2)]
     };
-    for (part, weight, bias, block) in query_key_value {
+    let out_index = if is_self { 1 } else { 2 };
+    for (part, index, block, blocks) in parts {
+        let (weight, bias) = fused(index)?;
         let width = weight
             .shape
             .get(1)
             .copied()
             .ok_or_else(|| format!("{ct2}: weight is not a matrix"))?;
-        let rows = bias.len() / (weight.shape[0] / width);
-        let weight_values = weight.to_f32()?;
-        let bias_values = bias.to_f32()?;
-        let slice = |values: &[f32], per_row: usize| {
-            values[block * rows * per_row..(block + 1) * rows * per_row].to_vec()
-        };
+        let rows = weight.shape[0] / blocks;
         put(
             format!("{ggml}.{part}.weight"),
             Tensor {
                 shape: vec![rows, width],
-                values: slice(&weight_values, width),
+                values: weight.to_f32_range(block * rows * width, rows * width)?,
             },
         );
-        let bias_slice = slice(&bias_values, 1);
+        let bias_slice = bias.to_f32_range(block * rows, rows)?;
         if part == "key" {
             if bias_slice.iter().any(|&b| b != 0.0) {
                 return Err(format!(
