@@ -8,7 +8,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -20,8 +19,8 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use protocol::catalog::{Embedding, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage};
 use service_kit::error::{ApiError, ApiErrorCode};
+use service_kit::workers::BoundedWorkers;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
-use tokio::sync::Semaphore;
 
 /// Name of the model in the model manifest (`fixtures/models.toml`) and in API answers.
 pub const MODEL_NAME: &str = "all-minilm-l6-v2";
@@ -325,9 +324,7 @@ impl Default for EmbedLimits {
 #[derive(Debug, Clone)]
 struct EmbedPool {
     embedder: Arc<Embedder>,
-    workers: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
-    queue: usize,
+    workers: BoundedWorkers,
 }
 
 impl EmbedPool {
@@ -337,19 +334,13 @@ impl EmbedPool {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         // Bad input is refused before it takes a place in the queue.
         Embedder::check(&refs)?;
-        let permit = match self.workers.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
-                if queued >= self.queue {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return Err(EmbedError::Overloaded { queued });
-                }
-                let permit = self.workers.clone().acquire_owned().await;
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
-                permit.map_err(|_| EmbedError::Inference("the worker pool is closed".into()))?
-            }
-        };
+        let permit = self
+            .workers
+            .acquire()
+            .await
+            .map_err(|full| EmbedError::Overloaded {
+                queued: full.queued,
+            })?;
         let embedder = self.embedder.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -417,9 +408,7 @@ pub fn router(embedder: Arc<Embedder>) -> Router {
 pub fn router_with_limits(embedder: Arc<Embedder>, limits: EmbedLimits) -> Router {
     let pool = EmbedPool {
         embedder,
-        workers: Arc::new(Semaphore::new(limits.workers.max(1))),
-        waiting: Arc::new(AtomicUsize::new(0)),
-        queue: limits.queue,
+        workers: BoundedWorkers::new(limits.workers, limits.queue),
     };
     Router::new()
         .route("/v1/embeddings", post(embeddings))

@@ -27,6 +27,7 @@ pub mod otlp;
 pub mod request_id;
 pub mod server;
 pub mod telemetry;
+pub mod workers;
 
 pub use config::Config;
 pub use error::{ApiError, ApiErrorCode};

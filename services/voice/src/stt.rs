@@ -2,14 +2,13 @@
 //! decoding states, a bounded queue in front of it, and metrics per stage.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use service_kit::error::ApiErrorCode;
-use tokio::sync::Semaphore;
+use service_kit::workers::BoundedWorkers;
 use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
 };
@@ -266,9 +265,7 @@ impl SttMetrics {
 #[derive(Clone)]
 pub struct SttPool {
     model: Arc<SpeechToText>,
-    workers: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
-    queue: usize,
+    workers: BoundedWorkers,
     metrics: SttMetrics,
 }
 
@@ -277,9 +274,7 @@ impl SttPool {
     pub fn new(model: SpeechToText, workers: usize, queue: usize) -> SttPool {
         SttPool {
             model: Arc::new(model),
-            workers: Arc::new(Semaphore::new(workers.max(1))),
-            waiting: Arc::new(AtomicUsize::new(0)),
-            queue,
+            workers: BoundedWorkers::new(workers, queue),
             metrics: SttMetrics::global(),
         }
     }
@@ -291,19 +286,13 @@ impl SttPool {
         options: TranscribeOptions,
     ) -> Result<Transcript, SttError> {
         let queued_at = Instant::now();
-        let permit = match self.workers.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
-                if queued >= self.queue {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return Err(SttError::Overloaded { queued });
-                }
-                let permit = self.workers.clone().acquire_owned().await;
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
-                permit.map_err(|_| SttError::Decode("the worker pool is closed".into()))?
-            }
-        };
+        let permit = self
+            .workers
+            .acquire()
+            .await
+            .map_err(|full| SttError::Overloaded {
+                queued: full.queued,
+            })?;
         self.metrics
             .queue_wait
             .observe(queued_at.elapsed().as_secs_f64());
