@@ -38,6 +38,55 @@ pub struct WhisperHparams {
     pub ftype: i32,
 }
 
+impl WhisperHparams {
+    /// The eleven header fields in file order.
+    pub fn to_array(&self) -> [i32; 11] {
+        [
+            self.n_vocab,
+            self.n_audio_ctx,
+            self.n_audio_state,
+            self.n_audio_head,
+            self.n_audio_layer,
+            self.n_text_ctx,
+            self.n_text_state,
+            self.n_text_head,
+            self.n_text_layer,
+            self.n_mels,
+            self.ftype,
+        ]
+    }
+
+    /// The header fields as read, in file order.
+    pub fn from_array(fields: [i32; 11]) -> WhisperHparams {
+        let [
+            n_vocab,
+            n_audio_ctx,
+            n_audio_state,
+            n_audio_head,
+            n_audio_layer,
+            n_text_ctx,
+            n_text_state,
+            n_text_head,
+            n_text_layer,
+            n_mels,
+            ftype,
+        ] = fields;
+        WhisperHparams {
+            n_vocab,
+            n_audio_ctx,
+            n_audio_state,
+            n_audio_head,
+            n_audio_layer,
+            n_text_ctx,
+            n_text_state,
+            n_text_head,
+            n_text_layer,
+            n_mels,
+            ftype,
+        }
+    }
+}
+
 /// What a GGUF header says about the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GgufSummary {
@@ -103,32 +152,18 @@ pub fn read_whisper_hparams(path: &Path) -> Result<WhisperHparams, String> {
     for field in &mut fields {
         *field = read_u32(&mut reader)? as i32;
     }
-    let [
+    let hparams = WhisperHparams::from_array(fields);
+    let WhisperHparams {
         n_vocab,
         n_audio_ctx,
         n_audio_state,
         n_audio_head,
-        n_audio_layer,
-        n_text_ctx,
-        n_text_state,
         n_text_head,
-        n_text_layer,
+        n_text_state,
         n_mels,
         ftype,
-    ] = fields;
-    let hparams = WhisperHparams {
-        n_vocab,
-        n_audio_ctx,
-        n_audio_state,
-        n_audio_head,
-        n_audio_layer,
-        n_text_ctx,
-        n_text_state,
-        n_text_head,
-        n_text_layer,
-        n_mels,
-        ftype,
-    };
+        ..
+    } = hparams;
     let plausible = n_vocab > 50_000
         && n_audio_ctx > 0
         && n_audio_head > 0

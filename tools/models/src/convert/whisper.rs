@@ -18,7 +18,7 @@ use std::path::Path;
 
 use super::ctranslate2::{Model, Variable};
 use super::mel::mel_filters;
-use crate::formats::GGML_MAGIC;
+use crate::formats::{GGML_MAGIC, WhisperHparams};
 
 /// Converts the CTranslate2 export in `model_dir` (`model.bin`, `vocabulary.txt`) and
 /// writes the ggml file to `out`.
@@ -38,10 +38,10 @@ pub fn convert(model_dir: &Path, out: &mut impl Write) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", vocabulary_path.display()))?;
     let tokens = ordinary_tokens(&vocabulary)?;
 
-    let hparams = Hparams::of(&model)?;
+    let hparams = hparams_of(&model)?;
     let mut w = GgmlWriter { out };
     w.i32(GGML_MAGIC as i32)?;
-    for value in hparams.as_array() {
+    for value in hparams.to_array() {
         w.i32(value)?;
     }
     let filters = mel_filters(hparams.n_mels as usize);
@@ -62,77 +62,46 @@ pub fn convert(model_dir: &Path, out: &mut impl Write) -> Result<(), String> {
     w.out.flush().map_err(|e| e.to_string())
 }
 
-/// Whisper's hyperparameters, read off the variables' shapes.
-#[derive(Debug, Clone, Copy)]
-struct Hparams {
-    n_vocab: i32,
-    n_audio_ctx: i32,
-    n_audio_state: i32,
-    n_audio_head: i32,
-    n_audio_layer: i32,
-    n_text_ctx: i32,
-    n_text_state: i32,
-    n_text_head: i32,
-    n_text_layer: i32,
-    n_mels: i32,
-}
-
-impl Hparams {
-    fn of(model: &Model) -> Result<Hparams, String> {
-        let dim = |name: &str, axis: usize| -> Result<i32, String> {
-            let variable = model.get(name)?;
-            variable
-                .shape
-                .get(axis)
-                .map(|&d| d as i32)
-                .ok_or_else(|| format!("{name} has shape {:?}", variable.shape))
-        };
-        let scalar = |name: &str| -> Result<i32, String> {
-            model
-                .get(name)?
-                .scalar_int()
-                .map(|v| v as i32)
-                .ok_or_else(|| format!("{name} is not an integer scalar"))
-        };
-        let layers = |prefix: &str| {
-            (0..)
-                .take_while(|i| {
-                    model
-                        .variables
-                        .contains_key(&format!("{prefix}/layer_{i}/ffn/linear_0/weight"))
-                })
-                .count() as i32
-        };
-        Ok(Hparams {
-            n_vocab: dim("decoder/embeddings/weight", 0)?,
-            n_audio_ctx: dim("encoder/position_encodings/encodings", 0)?,
-            n_audio_state: dim("encoder/position_encodings/encodings", 1)?,
-            n_audio_head: scalar("encoder/num_heads")?,
-            n_audio_layer: layers("encoder"),
-            n_text_ctx: dim("decoder/position_encodings/encodings", 0)?,
-            n_text_state: dim("decoder/embeddings/weight", 1)?,
-            n_text_head: scalar("decoder/num_heads")?,
-            n_text_layer: layers("decoder"),
-            n_mels: dim("encoder/conv1/weight", 1)?,
-        })
-    }
-
-    /// In file order; the last is the weight type (1: f16 for matrices).
-    fn as_array(&self) -> [i32; 11] {
-        [
-            self.n_vocab,
-            self.n_audio_ctx,
-            self.n_audio_state,
-            self.n_audio_head,
-            self.n_audio_layer,
-            self.n_text_ctx,
-            self.n_text_state,
-            self.n_text_head,
-            self.n_text_layer,
-            self.n_mels,
-            1,
-        ]
-    }
+/// Whisper's hyperparameters, read off the variables' shapes; matrices are written as
+/// f16 (`ftype` 1).
+fn hparams_of(model: &Model) -> Result<WhisperHparams, String> {
+    let dim = |name: &str, axis: usize| -> Result<i32, String> {
+        let variable = model.get(name)?;
+        variable
+            .shape
+            .get(axis)
+            .map(|&d| d as i32)
+            .ok_or_else(|| format!("{name} has shape {:?}", variable.shape))
+    };
+    let scalar = |name: &str| -> Result<i32, String> {
+        model
+            .get(name)?
+            .scalar_int()
+            .map(|v| v as i32)
+            .ok_or_else(|| format!("{name} is not an integer scalar"))
+    };
+    let layers = |prefix: &str| {
+        (0..)
+            .take_while(|i| {
+                model
+                    .variables
+                    .contains_key(&format!("{prefix}/layer_{i}/ffn/linear_0/weight"))
+            })
+            .count() as i32
+    };
+    Ok(WhisperHparams {
+        n_vocab: dim("decoder/embeddings/weight", 0)?,
+        n_audio_ctx: dim("encoder/position_encodings/encodings", 0)?,
+        n_audio_state: dim("encoder/position_encodings/encodings", 1)?,
+        n_audio_head: scalar("encoder/num_heads")?,
+        n_audio_layer: layers("encoder"),
+        n_text_ctx: dim("decoder/position_encodings/encodings", 0)?,
+        n_text_state: dim("decoder/embeddings/weight", 1)?,
+        n_text_head: scalar("decoder/num_heads")?,
+        n_text_layer: layers("decoder"),
+        n_mels: dim("encoder/conv1/weight", 1)?,
+        ftype: 1,
+    })
 }
 
 /// A tensor ready to write: row-major f32 values and numpy-order shape.
@@ -142,7 +111,7 @@ struct Tensor {
 }
 
 /// The tensors in OpenAI's naming, derived from the CTranslate2 variables.
-fn tensors(model: &Model, hparams: &Hparams) -> Result<Vec<(String, Tensor)>, String> {
+fn tensors(model: &Model, hparams: &WhisperHparams) -> Result<Vec<(String, Tensor)>, String> {
     let whole = |name: &str| -> Result<Tensor, String> {
         let variable = model.get(name)?;
         Ok(Tensor {
