@@ -147,13 +147,7 @@ impl Embedder {
     /// them from `models_dir` (`models/` or `$SHOP_MODELS_DIR`). `threads` is how
     /// many cores one call may use (0 means all).
     pub fn load(models_dir: &Path, threads: usize) -> Result<Embedder, EmbedError> {
-        let manifest = models::Manifest::builtin();
-        let entry = manifest.get(MODEL_NAME).ok_or_else(|| {
-            EmbedError::Load(format!(
-                "{MODEL_NAME} is missing from the built-in manifest"
-            ))
-        })?;
-        models::verify_model(models_dir, entry).map_err(EmbedError::ModelFiles)?;
+        models::verify_installed(models_dir, MODEL_NAME).map_err(EmbedError::ModelFiles)?;
         let dir = models_dir.join("minilm");
 
         let config = std::fs::read_to_string(dir.join("config.json"))

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::post;
-use models::{Manifest, ModelError, verify_model};
+use models::{ModelError, verify_installed};
 use service_kit::config::{Config, VoiceConfig};
 use service_kit::health::Readiness;
 use service_kit::server::Server;
@@ -75,12 +75,12 @@ pub fn model_path(
     field: &'static str,
     name: &str,
 ) -> Result<PathBuf, StartError> {
-    let manifest = Manifest::builtin();
-    let entry = manifest.get(name).ok_or_else(|| StartError::UnknownModel {
-        field,
-        name: name.to_string(),
-    })?;
-    Ok(verify_model(models_dir, entry)?.remove(0))
+    match verify_installed(models_dir, name) {
+        Ok(mut paths) => Ok(paths.remove(0)),
+        // Name the config field, which is what the operator has to fix.
+        Err(ModelError::UnknownModel { name }) => Err(StartError::UnknownModel { field, name }),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Verifies and loads the models named in the config.

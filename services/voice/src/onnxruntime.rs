@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use models::{Manifest, verify_model};
+use models::verify_installed;
 
 /// Manifest name of the ONNX Runtime shared library.
 pub const MANIFEST_NAME: &str = "onnxruntime";
@@ -16,11 +16,7 @@ pub fn init(models_dir: &Path) -> Result<(), String> {
     static RUNTIME: OnceLock<Result<(), String>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
-            let manifest = Manifest::builtin();
-            let entry = manifest
-                .get(MANIFEST_NAME)
-                .ok_or("ONNX Runtime is not in the model manifest")?;
-            let paths = verify_model(models_dir, entry).map_err(|e| e.to_string())?;
+            let paths = verify_installed(models_dir, MANIFEST_NAME).map_err(|e| e.to_string())?;
             let library = paths
                 .first()
                 .ok_or("the ONNX Runtime entry lists no file")?;

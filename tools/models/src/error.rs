@@ -46,6 +46,12 @@ pub enum ModelError {
         /// Size on disk.
         seen: u64,
     },
+    /// A model name that the manifest does not list (a typo in a config file).
+    #[error("no model named {name:?} in the manifest; `cargo run -p models -- list` shows them")]
+    UnknownModel {
+        /// The name asked for.
+        name: String,
+    },
     /// An installed file is absent.
     #[error(
         "model {model}: {path} is missing; run `cargo run -p models -- install` (or scripts/setup.sh)"

@@ -203,6 +203,16 @@ pub fn verify_model(models_dir: &Path, entry: &ModelEntry) -> Result<Vec<PathBuf
         .collect()
 }
 
+/// Looks `name` up in the built-in manifest and verifies its installed files: what a
+/// service calls before loading a model. Returns the files' paths in manifest order.
+pub fn verify_installed(models_dir: &Path, name: &str) -> Result<Vec<PathBuf>, ModelError> {
+    let manifest = crate::Manifest::builtin();
+    let entry = manifest.get(name).ok_or_else(|| ModelError::UnknownModel {
+        name: name.to_string(),
+    })?;
+    verify_model(models_dir, entry)
+}
+
 /// Verifies one installed file; returns its path.
 pub fn verify_file(
     models_dir: &Path,

@@ -17,7 +17,7 @@ pub mod manifest;
 pub mod progress;
 
 pub use error::ModelError;
-pub use install::{Installer, Outcome, verify_model};
+pub use install::{Installer, Outcome, verify_installed, verify_model};
 pub use manifest::{Manifest, ModelEntry, ModelFile};
 
 /// Environment variable naming the models directory (the same as the services' config key).

@@ -37,7 +37,7 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use models::{Manifest, verify_model};
+use models::verify_installed;
 use protocol::voice::SttEvent;
 use serde::Deserialize;
 use service_kit::config::VoiceConfig;
@@ -102,9 +102,6 @@ pub enum StreamError {
     /// A model file is missing, corrupted or not in the manifest.
     #[error(transparent)]
     Model(#[from] models::ModelError),
-    /// The configured VAD model is not in the manifest.
-    #[error("voice.vad_model: no model named {0:?} in the manifest")]
-    UnknownModel(String),
     /// ONNX Runtime or the VAD failed.
     #[error(transparent)]
     Vad(#[from] VadError),
@@ -127,9 +124,7 @@ pub enum StreamError {
 impl ApiErrorCode for StreamError {
     fn status(&self) -> StatusCode {
         match self {
-            StreamError::Model(_) | StreamError::UnknownModel(_) | StreamError::Vad(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            StreamError::Model(_) | StreamError::Vad(_) => StatusCode::INTERNAL_SERVER_ERROR,
             StreamError::TooManyStreams(_) => StatusCode::SERVICE_UNAVAILABLE,
             StreamError::BadQuery(_) | StreamError::BadInput { .. } => StatusCode::BAD_REQUEST,
         }
@@ -137,7 +132,7 @@ impl ApiErrorCode for StreamError {
 
     fn code(&self) -> &'static str {
         match self {
-            StreamError::Model(_) | StreamError::UnknownModel(_) => "model_not_loaded",
+            StreamError::Model(_) => "model_not_loaded",
             StreamError::Vad(_) => "vad_failed",
             StreamError::TooManyStreams(_) => "overloaded",
             StreamError::BadQuery(_) => "invalid_request",
@@ -180,15 +175,7 @@ impl StreamState {
         models_dir: &Path,
         config: &VoiceConfig,
     ) -> Result<Self, StreamError> {
-        let manifest = Manifest::builtin();
-        let path_of = |name: &str| -> Result<PathBuf, StreamError> {
-            let entry = manifest
-                .get(name)
-                .ok_or_else(|| StreamError::UnknownModel(name.to_string()))?;
-            let mut files = verify_model(models_dir, entry)?;
-            Ok(files.remove(0))
-        };
-        let model = path_of(&config.vad_model)?;
+        let model = verify_installed(models_dir, &config.vad_model)?.remove(0);
         crate::onnxruntime::init(models_dir).map_err(|reason| VadError::Runtime {
             path: models_dir.display().to_string(),
             reason,

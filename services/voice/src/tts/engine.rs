@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use models::{Manifest, verify_model};
+use models::verify_installed;
 use piper_rs::{ModelConfig, Piper};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -364,11 +364,7 @@ impl Voice {
             voice: name.to_string(),
             reason,
         };
-        let manifest = Manifest::builtin();
-        let entry = manifest.get(name).ok_or_else(|| {
-            fail("no model of that name in the manifest (see `cargo run -p models -- list`)".into())
-        })?;
-        let paths = verify_model(models_dir, entry).map_err(|e| fail(e.to_string()))?;
+        let paths = verify_installed(models_dir, name).map_err(|e| fail(e.to_string()))?;
         let find = |suffix: &str| {
             paths
                 .iter()
