@@ -314,17 +314,26 @@ impl Default for EmbedLimits {
     }
 }
 
-/// The embedder behind a bounded queue, shared by the HTTP handlers.
+/// The embedder behind a bounded queue, shared by `POST /v1/embeddings`, search
+/// queries and catalogue ingestion, so together they never oversubscribe the cores.
 #[derive(Debug, Clone)]
-struct EmbedPool {
+pub struct EmbedPool {
     embedder: Arc<Embedder>,
     workers: BoundedWorkers,
 }
 
 impl EmbedPool {
+    /// A pool running `embedder` with the given worker and queue bounds.
+    pub fn new(embedder: Arc<Embedder>, limits: EmbedLimits) -> Self {
+        EmbedPool {
+            embedder,
+            workers: BoundedWorkers::new(limits.workers, limits.queue),
+        }
+    }
+
     /// Embeds on a blocking thread once a worker is free, or refuses when the queue
     /// is full so a burst degrades into quick 503s instead of slow timeouts.
-    async fn embed(&self, texts: Vec<String>) -> Result<Embedded, EmbedError> {
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Embedded, EmbedError> {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         // Bad input is refused before it takes a place in the queue.
         Embedder::check(&refs)?;
@@ -400,10 +409,11 @@ pub fn router(embedder: Arc<Embedder>) -> Router {
 
 /// [`router`] with explicit worker and queue bounds.
 pub fn router_with_limits(embedder: Arc<Embedder>, limits: EmbedLimits) -> Router {
-    let pool = EmbedPool {
-        embedder,
-        workers: BoundedWorkers::new(limits.workers, limits.queue),
-    };
+    router_on(EmbedPool::new(embedder, limits))
+}
+
+/// `POST /v1/embeddings` on a pool the caller shares with other work.
+pub fn router_on(pool: EmbedPool) -> Router {
     Router::new()
         .route("/v1/embeddings", post(embeddings))
         .with_state(pool)

@@ -188,6 +188,250 @@ pub struct EmbeddingsUsage {
     pub total_tokens: u32,
 }
 
+/// Body of `PUT /v1/inventory/{sku}`: the full stock of every size, replacing what was
+/// there (a stock count from the back room).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockLevels {
+    /// Every size with its new stock; sizes not listed are removed from the product.
+    pub sizes: Vec<SizeStock>,
+}
+
+/// Body of `PATCH /v1/inventory/{sku}`: changes to some sizes (a sale, a delivery).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockChanges {
+    /// One change per size; applied together or not at all.
+    pub changes: Vec<StockChange>,
+}
+
+/// A change to one size's stock: either an absolute level or a relative delta.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockChange {
+    /// Size label; a new size is added when `set` is given.
+    pub size: String,
+    /// New absolute stock, when counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<u32>,
+    /// Items added (positive, a delivery) or removed (negative, a sale); the result may
+    /// not go below zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<i64>,
+}
+
+/// Answer of a catalogue ingestion (admin API and CLI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// Data rows read from the file.
+    pub rows: usize,
+    /// Products inserted or updated (re-ingesting a SKU replaces it).
+    pub loaded: usize,
+    /// Products whose text was unchanged, so their stored embedding was reused.
+    pub unchanged_embeddings: usize,
+    /// Rows refused, each with its line number and what to fix.
+    pub rejected: Vec<RejectedRow>,
+}
+
+/// A row of an ingested file that was not loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRow {
+    /// 1-based line of the file where the row starts.
+    pub line: usize,
+    /// SKU of the row, when it could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// What is wrong and how to fix it.
+    pub reason: String,
+}
+
+/// Body of `POST /v1/products/goes-with`: what to pair with, by SKU or by description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoesWithRequest {
+    /// A catalogue product to pair with (e.g. the sweater she bought).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// Or a described garment, e.g. "pink sweater".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Only suggest items with this size in stock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_in_stock: Option<String>,
+    /// Only suggest items of this category (e.g. "a shirt to go with that sweater").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Customer whose purchases should not be suggested again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// Most suggestions to return.
+    #[serde(default = "default_goes_with_limit")]
+    pub limit: u32,
+}
+
+fn default_goes_with_limit() -> u32 {
+    6
+}
+
+/// Answer of `POST /v1/products/goes-with`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoesWithResponse {
+    /// The garment paired with, as understood.
+    pub anchor: GarmentDescription,
+    /// Suggestions, best first.
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// A garment reduced to what pairing needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GarmentDescription {
+    /// Category such as `sweater`.
+    pub category: String,
+    /// Colour names.
+    pub colours: Vec<String>,
+}
+
+/// One product suggested to go with the anchor, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// The product, with live stock.
+    pub product: Product,
+    /// Pairing score, higher is better; comparable within one response only.
+    pub score: f32,
+    /// Why it pairs, in words a shop assistant would use.
+    pub explanation: String,
+}
+
+/// Record of a customer's consent to be recognised, kept with the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    /// Who consented, as they confirmed it on the kiosk (normally the customer's name).
+    pub given_by: String,
+    /// What the data may be used for, as shown to the customer.
+    pub purpose: String,
+    /// Kiosk where consent was given.
+    pub kiosk_id: String,
+    /// When, in seconds since the Unix epoch, as recorded by the kiosk.
+    pub given_at_unix: u64,
+}
+
+/// Body of `POST /v1/customers`: enrol a customer who consented.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    /// Name to greet the customer by.
+    pub name: String,
+    /// The consent record; enrolment without it is refused.
+    pub consent: Consent,
+    /// Face embeddings from the vision service (several angles help recognition).
+    pub face_embeddings: Vec<Vec<f32>>,
+    /// Usual size per category (`sweater` → `M`).
+    #[serde(default)]
+    pub sizes: std::collections::BTreeMap<String, String>,
+    /// Colours the customer said they like.
+    #[serde(default)]
+    pub liked_colours: Vec<String>,
+}
+
+/// A customer's whole record, as stored and as exported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    /// Opaque id, shared with other services instead of the name.
+    pub id: String,
+    /// Name to greet the customer by.
+    pub name: String,
+    /// The consent this record exists under.
+    pub consent: Consent,
+    /// When the catalog stored the record, seconds since the Unix epoch.
+    pub enrolled_at_unix: u64,
+    /// Usual size per category.
+    pub sizes: std::collections::BTreeMap<String, String>,
+    /// Colours the customer likes.
+    pub liked_colours: Vec<String>,
+    /// Purchases, oldest first.
+    pub purchases: Vec<Purchase>,
+    /// Face embeddings stored for recognition (present in exports only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub face_embeddings: Vec<Vec<f32>>,
+}
+
+/// One thing a customer bought.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purchase {
+    /// Product bought.
+    pub sku: String,
+    /// Its title at the time, so the greeting can recall it after the SKU is gone.
+    pub title: String,
+    /// Its category.
+    pub category: String,
+    /// Its colours.
+    pub colours: Vec<String>,
+    /// Size bought, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// When, seconds since the Unix epoch.
+    pub at_unix: u64,
+}
+
+/// Body of `POST /v1/customers/{id}/purchases`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseRequest {
+    /// Product bought.
+    pub sku: String,
+    /// Size bought, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// When; the catalog's clock when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_unix: Option<u64>,
+}
+
+/// Body of `PATCH /v1/customers/{id}`: preferences the customer changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesUpdate {
+    /// Sizes to set, per category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizes: Option<std::collections::BTreeMap<String, String>>,
+    /// Liked colours, replacing the old list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liked_colours: Option<Vec<String>>,
+}
+
+/// Body of `POST /v1/customers/identify`: a face embedding from the vision service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifyRequest {
+    /// The face embedding to match.
+    pub embedding: Vec<f32>,
+}
+
+/// Answer of `POST /v1/customers/identify`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentifyResponse {
+    /// The enrolled customer the face belongs to; absent when nobody is close enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<IdentifiedCustomer>,
+}
+
+/// A recognised customer, with what the greeting needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentifiedCustomer {
+    /// Opaque customer id.
+    pub id: String,
+    /// Name to greet by.
+    pub name: String,
+    /// 1 for an identical face, falling to 0 at the configured match threshold.
+    pub confidence: f32,
+    /// Euclidean distance to the closest stored embedding.
+    pub distance: f32,
+    /// The latest purchase, for "did you like the pink sweater?".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_purchase: Option<Purchase>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -357,6 +357,50 @@ pub struct CatalogConfig {
     /// Base URL other services use to reach this one, when it differs from
     /// `http://host:port` (e.g. a k3s Service name).
     pub url: Option<String>,
+    /// Which vector store holds the data: the embedded engine (one machine) or a Qdrant
+    /// server (k3s).
+    pub store: StoreBackend,
+    /// gRPC URL of the Qdrant server (`http://qdrant:6334`), for `store = "server"`.
+    pub qdrant_url: Option<String>,
+    /// API key of the Qdrant server, when it requires one.
+    pub qdrant_api_key: Option<String>,
+    /// Prefix of the collection names, so several stores can share one Qdrant server.
+    pub collection_prefix: String,
+    /// Bearer key for the admin endpoints (catalogue ingestion, product deletion) and,
+    /// like the service token, for customer and inventory endpoints. Required at start.
+    pub admin_key: Option<String>,
+    /// Bearer token other services (kiosk, vision, dialogue) present for customer and
+    /// inventory endpoints. Required at start.
+    pub service_token: Option<String>,
+    /// Length of a face embedding (dlib's ResNet gives 128).
+    pub face_embedding_dim: usize,
+    /// Largest Euclidean distance between face embeddings still taken as the same
+    /// person (dlib's published threshold is 0.6; lower is stricter).
+    pub face_match_max_distance: f32,
+    /// Threads the text embedder uses.
+    pub embed_threads: usize,
+    /// Embedding calls waiting for the embedder before new ones get 503.
+    pub embed_queue: usize,
+    /// Largest request body, in bytes (catalogue uploads are the biggest).
+    pub max_body_bytes: usize,
+    /// Most hits one search may ask for.
+    pub max_search_limit: u32,
+    /// Catalogue file (JSON or CSV) loaded when the store holds no products yet, so a
+    /// fresh demo has something to show.
+    pub seed_file: Option<PathBuf>,
+    /// Inventory events kept for slow SSE subscribers before they are told to resync.
+    pub events_buffer: usize,
+}
+
+/// Where the catalog keeps its vectors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// Qdrant's engine in-process, data under `data_dir/catalog`.
+    #[default]
+    Embedded,
+    /// A Qdrant server at `catalog.qdrant_url`.
+    Server,
 }
 
 impl Default for CatalogConfig {
@@ -365,7 +409,95 @@ impl Default for CatalogConfig {
             host: DEFAULT_HOST.into(),
             port: Service::Catalog.default_port(),
             url: None,
+            store: StoreBackend::Embedded,
+            qdrant_url: None,
+            qdrant_api_key: None,
+            collection_prefix: "shop_".into(),
+            admin_key: None,
+            service_token: None,
+            face_embedding_dim: 128,
+            face_match_max_distance: 0.6,
+            embed_threads: 2,
+            embed_queue: 16,
+            max_body_bytes: 32 * 1024 * 1024,
+            max_search_limit: 50,
+            seed_file: None,
+            events_buffer: 1024,
         }
+    }
+}
+
+/// Shortest accepted admin key or service token: long enough not to be guessed.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+impl CatalogConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let at_least_one = [
+            ("catalog.face_embedding_dim", self.face_embedding_dim),
+            ("catalog.embed_threads", self.embed_threads),
+            ("catalog.max_body_bytes", self.max_body_bytes),
+            ("catalog.events_buffer", self.events_buffer),
+        ];
+        for (field, value) in at_least_one {
+            if value == 0 {
+                return Err(ConfigError::invalid(field, "must be at least 1"));
+            }
+        }
+        if !(1..=1000).contains(&self.max_search_limit) {
+            return Err(ConfigError::invalid(
+                "catalog.max_search_limit",
+                "must be between 1 and 1000",
+            ));
+        }
+        if !(self.face_match_max_distance > 0.0 && self.face_match_max_distance < 2.0) {
+            return Err(ConfigError::invalid(
+                "catalog.face_match_max_distance",
+                "must be between 0 and 2",
+            ));
+        }
+        if self.store == StoreBackend::Server {
+            match &self.qdrant_url {
+                Some(url) => check_http_url("catalog.qdrant_url", url)?,
+                None => {
+                    return Err(ConfigError::invalid(
+                        "catalog.qdrant_url",
+                        "must be set when catalog.store is \"server\"",
+                    ));
+                }
+            }
+        }
+        for (field, secret) in [
+            ("catalog.admin_key", &self.admin_key),
+            ("catalog.service_token", &self.service_token),
+        ] {
+            if let Some(secret) = secret
+                && secret.chars().count() < MIN_SECRET_CHARS
+            {
+                return Err(ConfigError::invalid(
+                    field,
+                    format!("must be at least {MIN_SECRET_CHARS} characters"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The admin key and service token, which the catalog itself cannot start without
+    /// (other services only need the token). Errors name the missing setting.
+    pub fn secrets(&self) -> Result<(&str, &str), ConfigError> {
+        let admin = self.admin_key.as_deref().ok_or_else(|| {
+            ConfigError::invalid(
+                "catalog.admin_key",
+                "must be set (e.g. SHOP_CATALOG__ADMIN_KEY); customer data needs a key",
+            )
+        })?;
+        let token = self.service_token.as_deref().ok_or_else(|| {
+            ConfigError::invalid(
+                "catalog.service_token",
+                "must be set (e.g. SHOP_CATALOG__SERVICE_TOKEN); customer data needs a key",
+            )
+        })?;
+        Ok((admin, token))
     }
 }
 
@@ -480,6 +612,7 @@ impl Config {
             check_http_url("telemetry.otlp_endpoint", endpoint)?;
         }
         self.voice.validate()?;
+        self.catalog.validate()?;
         Ok(())
     }
 
