@@ -704,17 +704,19 @@ fn word_term(word: &str) -> Option<Term> {
         .or_else(|| word.strip_suffix("es").and_then(find))
 }
 
-/// Reads a garment the customer described ("pink sweater", "a light blue shirt", "my
-/// navy jeans") as an anchor; `None` when no category word is found.
-///
-/// Colours are palette names (and a few synonyms such as "gray", "cream", "navy
-/// blue"), multi-word names first, in the order written, without repeats. Category
-/// words include plurals and synonyms: tee/t shirt → t-shirt, jumper/pullover →
-/// sweater, pants/chinos → trousers, sneakers/boots/heels → shoes, handbag/tote → bag,
-/// denim → jeans (only when nothing else is named: "denim jacket" is a jacket). When
-/// several categories are named the last wins, as English puts the head noun last
-/// ("sweater dress" is a dress).
-pub fn parse_described_garment(text: &str) -> Option<Anchor> {
+/// The garment words of a text: the category it names (if any) and its colours.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GarmentTerms {
+    /// Category named, after synonyms and plurals (`jumpers` → `sweater`).
+    pub category: Option<String>,
+    /// Palette colours named, in the order written, without repeats.
+    pub colours: Vec<String>,
+}
+
+/// Reads the category and colours a text names; see [`parse_described_garment`] for
+/// the vocabulary. Search uses it to rank what the customer said above what merely
+/// resembles it.
+pub fn garment_terms(text: &str) -> GarmentTerms {
     let lower = text.to_lowercase();
     let words: Vec<&str> = lower
         .split(|ch: char| !ch.is_alphanumeric())
@@ -744,9 +746,27 @@ pub fn parse_described_garment(text: &str) -> Option<Anchor> {
         }
         i += used;
     }
-    Some(Anchor {
-        category: category.or(weak_category)?.to_owned(),
+    GarmentTerms {
+        category: category.or(weak_category).map(str::to_owned),
         colours,
+    }
+}
+
+/// Reads a garment the customer described ("pink sweater", "a light blue shirt", "my
+/// navy jeans") as an anchor; `None` when no category word is found.
+///
+/// Colours are palette names (and a few synonyms such as "gray", "cream", "navy
+/// blue"), multi-word names first, in the order written, without repeats. Category
+/// words include plurals and synonyms: tee/t shirt → t-shirt, jumper/pullover →
+/// sweater, pants/chinos → trousers, sneakers/boots/heels → shoes, handbag/tote → bag,
+/// denim → jeans (only when nothing else is named: "denim jacket" is a jacket). When
+/// several categories are named the last wins, as English puts the head noun last
+/// ("sweater dress" is a dress).
+pub fn parse_described_garment(text: &str) -> Option<Anchor> {
+    let terms = garment_terms(text);
+    Some(Anchor {
+        category: terms.category?,
+        colours: terms.colours,
     })
 }
 

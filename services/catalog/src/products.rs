@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::embed::{DIMENSIONS, EmbedPool};
 use crate::error::CatalogError;
 use crate::ingest::{self, Limits};
+use crate::pairing;
 use crate::store::{Collection, CollectionSpec, Condition, Filter, Metric, Payload, Point, Query};
 
 /// Namespace of product point ids: `uuid_v5(NAMESPACE, sku)`, so one SKU is always one
@@ -34,6 +35,16 @@ mod field {
     pub const IN_STOCK: &str = "in_stock_sizes";
     pub const TEXT_HASH: &str = "text_hash";
 }
+
+/// Semantic candidates re-ranked by the garment words of a query.
+const RERANK_CANDIDATES: usize = 50;
+/// Score added when a hit is the category the query names. MiniLM alone ranks a pink
+/// t-shirt above navy sweaters for "navy jumper": the words a customer says outrank
+/// resemblance.
+const CATEGORY_BOOST: f32 = 0.2;
+/// Score added when a hit's main colour is one the query names (half for an accent
+/// colour).
+const COLOUR_BOOST: f32 = 0.15;
 
 /// Most sizes one product may have (also bounds stock changes per request).
 pub const MAX_SIZES: usize = 64;
@@ -319,7 +330,11 @@ impl Products {
                 .collect();
         }
         let vector = self.embed_query(query).await?;
-        self.search_vector(vector, filter, limit, false).await
+        let candidates = limit.max(RERANK_CANDIDATES);
+        let hits = self
+            .search_vector(vector, filter, candidates, false)
+            .await?;
+        Ok(rerank(hits, &pairing::garment_terms(query), limit))
     }
 
     /// Embeds one query text.
@@ -437,6 +452,38 @@ impl Products {
         }
         Ok(product)
     }
+}
+
+/// Orders semantic hits by similarity plus boosts for the category and colours the
+/// query names (soft preferences; the request's filters stay hard constraints).
+fn rerank(hits: Vec<SearchHit>, terms: &pairing::GarmentTerms, limit: usize) -> Vec<SearchHit> {
+    let mut hits: Vec<SearchHit> = hits
+        .into_iter()
+        .map(|mut hit| {
+            let p = &hit.product;
+            if terms.category.as_deref() == Some(p.category.as_str()) {
+                hit.score += CATEGORY_BOOST;
+            }
+            let colour_boost = p
+                .colours
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| terms.colours.contains(c))
+                .map(|(i, _)| {
+                    if i == 0 {
+                        COLOUR_BOOST
+                    } else {
+                        COLOUR_BOOST / 2.0
+                    }
+                })
+                .fold(0.0f32, f32::max);
+            hit.score += colour_boost;
+            hit
+        })
+        .collect();
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    hits.truncate(limit);
+    hits
 }
 
 fn apply_change(sizes: &mut Vec<SizeStock>, change: &StockChange) -> Result<(), CatalogError> {

@@ -1,0 +1,157 @@
+//! A real catalog for the HTTP tests: the service in-process on an ephemeral port, the
+//! embedded Qdrant engine in a temporary folder, the installed MiniLM model, and the
+//! fixture catalogue loaded as its seed. One per test binary (started on first use,
+//! on its own runtime so it outlives each test's runtime).
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "shared by several test binaries, each using part of it; a failure is the test failing"
+)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::Value;
+use service_kit::config::Config;
+
+/// Admin key of the test catalog.
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+/// Service token of the test catalog.
+pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
+
+/// Where the model supply installed the models.
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("SHOP_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
+}
+
+/// The committed fixture catalogue file.
+pub fn fixture_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog/products.json")
+}
+
+/// A catalog config on port 0 with its data in `data_dir`.
+pub fn config(data_dir: PathBuf, seed: bool) -> Config {
+    let mut config = Config::default();
+    config.models_dir = models_dir();
+    config.data_dir = data_dir;
+    config.catalog.port = 0;
+    config.catalog.admin_key = Some(ADMIN_KEY.into());
+    config.catalog.service_token = Some(SERVICE_TOKEN.into());
+    config.catalog.seed_file = seed.then(fixture_file);
+    config
+}
+
+/// Base URL of this test binary's shared catalog (seeded with the fixtures).
+pub fn catalog() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let dir = tempfile::tempdir().unwrap();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let url = format!("http://{}", listener.local_addr().unwrap());
+                let config = config(dir.path().to_path_buf(), true);
+                let server = tokio::spawn(catalog::run(listener, config, std::future::pending()));
+                wait_ready(&url).await;
+                sender.send(url).unwrap();
+                server.await.unwrap().unwrap();
+                drop(dir);
+            });
+        });
+        receiver.recv_timeout(Duration::from_secs(600)).unwrap()
+    })
+}
+
+/// Waits until `/readyz` answers 200 (model loaded, store open, seed loaded).
+pub async fn wait_ready(url: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..2400 {
+        if let Ok(r) = client.get(format!("{url}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("catalog at {url} never became ready");
+}
+
+/// Which key a request carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Key {
+    /// No Authorization header.
+    None,
+    /// The service token.
+    Service,
+    /// The admin key.
+    Admin,
+    /// A wrong key.
+    Wrong,
+}
+
+/// Sends a JSON request and returns the status and JSON body (`null` when empty).
+pub async fn call(method: &str, path: &str, key: Key, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{}{path}", catalog());
+    let client = reqwest::Client::new();
+    let mut request = client
+        .request(method.parse().unwrap(), url)
+        .timeout(Duration::from_secs(120));
+    request = match key {
+        Key::None => request,
+        Key::Service => request.bearer_auth(SERVICE_TOKEN),
+        Key::Admin => request.bearer_auth(ADMIN_KEY),
+        Key::Wrong => request.bearer_auth("not-the-key-at-all-000000"),
+    };
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    let json = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    (status, json)
+}
+
+/// Sends raw bytes with a content type.
+pub async fn call_raw(
+    method: &str,
+    path: &str,
+    key: Key,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let url = format!("{}{path}", catalog());
+    let mut request = reqwest::Client::new()
+        .request(method.parse().unwrap(), url)
+        .timeout(Duration::from_secs(300))
+        .header("content-type", content_type)
+        .body(body);
+    request = match key {
+        Key::None => request,
+        Key::Service => request.bearer_auth(SERVICE_TOKEN),
+        Key::Admin => request.bearer_auth(ADMIN_KEY),
+        Key::Wrong => request.bearer_auth("not-the-key-at-all-000000"),
+    };
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The fixture products, as the tests' source of truth.
+pub fn fixtures() -> Vec<protocol::catalog::Product> {
+    serde_json::from_slice(&std::fs::read(fixture_file()).unwrap()).unwrap()
+}
