@@ -6,6 +6,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+
+# The catalog refuses to hold customer data without keys: make a random admin key and
+# service token once, keep them in .data/secrets.env (not committed), and hand them to
+# every service through the environment. The fixture catalogue seeds an empty store.
+mkdir -p .data
+if [ ! -f .data/secrets.env ]; then
+  umask 077
+  {
+    echo "SHOP_CATALOG__ADMIN_KEY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    echo "SHOP_CATALOG__SERVICE_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  } > .data/secrets.env
+fi
+set -a
+# shellcheck disable=SC1091
+. .data/secrets.env
+set +a
+export SHOP_CATALOG__SEED_FILE="${SHOP_CATALOG__SEED_FILE:-fixtures/catalog/products.json}"
 cargo build --locked --workspace --bins
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 exec "$target_dir/debug/launcher" "$@"

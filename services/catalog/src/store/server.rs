@@ -20,6 +20,7 @@
 //! The integration tests (`tests/store_server.rs`) run against a real server when
 //! `QDRANT_URL` is set (e.g. `QDRANT_URL=http://localhost:6334`) and skip otherwise.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -181,20 +182,20 @@ impl ServerCollection {
             }
             return Err(self.error("creating the collection", &e));
         }
-        let fields = self
-            .inner
-            .spec
+        self.create_indexes(&HashSet::new()).await
+    }
+
+    /// Creates the payload indexes of the spec's fields that are not in `existing`.
+    async fn create_indexes(&self, existing: &HashSet<String>) -> Result<(), StoreError> {
+        let spec = &self.inner.spec;
+        let fields = spec
             .keyword_fields
             .iter()
             .map(|f| (*f, FieldType::Keyword))
-            .chain(
-                self.inner
-                    .spec
-                    .numeric_fields
-                    .iter()
-                    .map(|f| (*f, FieldType::Float)),
-            );
+            .chain(spec.numeric_fields.iter().map(|f| (*f, FieldType::Float)))
+            .filter(|(f, _)| !existing.contains(*f));
         for (field, kind) in fields {
+            let what = format!("creating the index of {field:?}");
             let response = self
                 .inner
                 .client
@@ -207,13 +208,15 @@ impl ServerCollection {
                     .wait(true),
                 )
                 .await
-                .map_err(|e| self.error(&format!("creating the index of {field:?}"), &e))?;
-            self.check_applied(&format!("creating the index of {field:?}"), &response)?;
+                .map_err(|e| self.error(&what, &e))?;
+            self.check_applied(&what, &response)?;
         }
         Ok(())
     }
 
-    /// Checks that an existing collection holds vectors of the spec's size and distance.
+    /// Checks that an existing collection holds vectors of the spec's size and distance,
+    /// and creates any of its payload indexes that are missing (a collection whose
+    /// creation was cut short between the collection and its indexes).
     async fn verify(&self, url: &str, distance: Distance) -> Result<(), StoreError> {
         let info = self
             .inner
@@ -221,9 +224,15 @@ impl ServerCollection {
             .collection_info(self.inner.collection.as_str())
             .await
             .map_err(|e| self.error("reading the collection's configuration", &e))?;
+        let info = info.result.ok_or_else(|| {
+            backend_error(format!(
+                "reading the collection's configuration ({}): no result",
+                self.inner.collection
+            ))
+        })?;
+        let indexed: HashSet<String> = info.payload_schema.keys().cloned().collect();
         let stored = info
-            .result
-            .and_then(|i| i.config)
+            .config
             .and_then(|c| c.params)
             .and_then(|p| p.vectors_config)
             .and_then(|v| v.config);
@@ -236,7 +245,7 @@ impl ServerCollection {
             _ => (None, Distance::UnknownDistance),
         };
         if size == Some(self.inner.spec.dim as u64) && stored_distance == distance {
-            return Ok(());
+            return self.create_indexes(&indexed).await;
         }
         let found = match size {
             Some(size) => format!("{size}-dimension {stored_distance:?} vectors"),
@@ -517,7 +526,7 @@ fn dense(v: VectorsOutput) -> Option<Vec<f32>> {
 }
 
 /// A returned payload as the JSON object it was written from.
-fn to_json(payload: std::collections::HashMap<String, qdrant::Value>) -> Payload {
+fn to_json(payload: HashMap<String, qdrant::Value>) -> Payload {
     payload
         .into_iter()
         .map(|(k, v)| (k, v.into_json()))
@@ -620,7 +629,7 @@ mod tests {
             panic!("not an object");
         };
         let stored = qdrant_client::Payload::from(payload.clone());
-        let back = to_json(std::collections::HashMap::from(stored));
+        let back = to_json(HashMap::from(stored));
         assert_eq!(back, payload);
     }
 }

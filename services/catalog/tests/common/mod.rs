@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
-use service_kit::config::Config;
+use service_kit::config::{CatalogConfig, Config};
 
 /// Admin key of the test catalog.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
@@ -32,16 +32,19 @@ pub fn fixture_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog/products.json")
 }
 
-/// A catalog config on port 0 with its data in `data_dir`.
+/// A catalog config with its data in `data_dir` (the listener is bound by the caller).
 pub fn config(data_dir: PathBuf, seed: bool) -> Config {
-    let mut config = Config::default();
-    config.models_dir = models_dir();
-    config.data_dir = data_dir;
-    config.catalog.port = 0;
-    config.catalog.admin_key = Some(ADMIN_KEY.into());
-    config.catalog.service_token = Some(SERVICE_TOKEN.into());
-    config.catalog.seed_file = seed.then(fixture_file);
-    config
+    Config {
+        models_dir: models_dir(),
+        data_dir,
+        catalog: CatalogConfig {
+            admin_key: Some(ADMIN_KEY.into()),
+            service_token: Some(SERVICE_TOKEN.into()),
+            seed_file: seed.then(fixture_file),
+            ..CatalogConfig::default()
+        },
+        ..Config::default()
+    }
 }
 
 /// Base URL of this test binary's shared catalog (seeded with the fixtures).
