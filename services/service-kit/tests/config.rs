@@ -5,7 +5,7 @@
 
 use figment::Jail;
 use protocol::Service;
-use service_kit::config::{Config, ConfigError, LogFormat};
+use service_kit::config::{Config, ConfigError, LogFormat, StoreBackend};
 
 #[test]
 fn defaults_give_each_service_its_port_on_loopback() {
@@ -166,6 +166,59 @@ fn voice_limits_are_validated_by_name() {
         let err = Config::load().unwrap_err();
         assert!(
             err.to_string().starts_with("voice.end_of_turn_silence_ms"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn catalog_store_and_keys_are_validated_by_name() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let config = Config::load().unwrap();
+        assert_eq!(config.catalog.store, StoreBackend::Embedded);
+        assert_eq!(config.catalog.face_embedding_dim, 128);
+        // Other services load fine without the catalog's keys; the catalog itself
+        // refuses to start, naming the missing setting.
+        let err = config.catalog.secrets().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("catalog.admin_key: must be set"),
+            "{err}"
+        );
+
+        jail.set_env("SHOP_CATALOG__ADMIN_KEY", "short");
+        let err = Config::load().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("catalog.admin_key: must be at least 16"),
+            "{err}"
+        );
+        jail.set_env("SHOP_CATALOG__ADMIN_KEY", "a-long-enough-admin-key");
+        jail.set_env("SHOP_CATALOG__SERVICE_TOKEN", "a-long-enough-service-token");
+        let config = Config::load().unwrap();
+        assert_eq!(
+            config.catalog.secrets().unwrap(),
+            ("a-long-enough-admin-key", "a-long-enough-service-token")
+        );
+
+        jail.set_env("SHOP_CATALOG__STORE", "server");
+        let err = Config::load().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("catalog.qdrant_url: must be set"),
+            "{err}"
+        );
+        jail.set_env("SHOP_CATALOG__QDRANT_URL", "http://qdrant.shop.svc:6334");
+        let config = Config::load().unwrap();
+        assert_eq!(config.catalog.store, StoreBackend::Server);
+
+        jail.set_env("SHOP_CATALOG__FACE_MATCH_MAX_DISTANCE", "0");
+        let err = Config::load().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("catalog.face_match_max_distance"),
             "{err}"
         );
         Ok(())
