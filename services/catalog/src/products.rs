@@ -5,7 +5,7 @@
 //! (`text_hash`). Stock changes rewrite those payload fields in place, so a search that
 //! starts after the change returns (or drops) the product: there is no index to wait for.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use protocol::catalog::{
     InventoryChanged, Product, SearchFilters, SearchHit, SearchRequest, SizeStock, StockChange,
@@ -221,14 +221,29 @@ impl Products {
             .collect();
         let reused = vectors.iter().filter(|v| v.is_some()).count();
 
-        let missing: Vec<usize> = (0..products.len())
-            .filter(|&i| vectors[i].is_none())
-            .collect();
-        for chunk in missing.chunks(INGEST_EMBED_CHUNK) {
+        // Products with identical text (the same garment listed for several stores)
+        // are embedded once.
+        let mut first_with_text: HashMap<&str, usize> = HashMap::new();
+        let mut to_embed: Vec<usize> = Vec::new();
+        for i in (0..products.len()).filter(|&i| vectors[i].is_none()) {
+            first_with_text
+                .entry(hashes[i].as_str())
+                .or_insert_with(|| {
+                    to_embed.push(i);
+                    i
+                });
+        }
+        for chunk in to_embed.chunks(INGEST_EMBED_CHUNK) {
             let batch: Vec<String> = chunk.iter().map(|&i| texts[i].clone()).collect();
             let embedded = self.embedder.embed(batch).await?;
             for (&i, v) in chunk.iter().zip(embedded.vectors) {
                 vectors[i] = Some(v.to_vec());
+            }
+        }
+        for i in 0..products.len() {
+            if vectors[i].is_none() {
+                let first = first_with_text.get(hashes[i].as_str()).copied();
+                vectors[i] = first.and_then(|f| vectors[f].clone());
             }
         }
 

@@ -3,6 +3,9 @@
 //! One `EdgeShard` per collection, each in its own folder under the catalog's data
 //! directory. The engine is synchronous, so every call runs on Tokio's blocking pool.
 //!
+//! Visibility: a write is visible to searches as soon as `update` returns, before the
+//! flush; the caller's acknowledgement waits for the flush.
+//!
 //! Durability: `EdgeShard::update` appends to the engine's WAL, but 0.7.2 does not
 //! replay that WAL on load, so a write is only safe once the segments are flushed. Every
 //! write therefore flushes before it returns: an acknowledged write survives `kill -9`.
@@ -238,6 +241,7 @@ impl EdgeCollection {
                 offset: 0,
                 params: Some(SearchParams {
                     exact,
+                    hnsw_ef: Some(super::HNSW_EF),
                     ..SearchParams::default()
                 }),
                 with_vector: WithVector::Bool(false),

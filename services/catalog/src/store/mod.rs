@@ -14,6 +14,11 @@ pub mod server;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+/// HNSW search beam width, on both back ends. Wider than Qdrant's default, which keeps
+/// recall@10 at or above 0.95 on catalogues with many near-identical products
+/// (measured by the catalog bench) for a fraction of a millisecond per search.
+pub const HNSW_EF: usize = 128;
+
 /// A JSON object stored beside a vector (Qdrant's payload).
 pub type Payload = Map<String, Value>;
 

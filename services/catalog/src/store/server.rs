@@ -414,7 +414,11 @@ impl ServerCollection {
         let mut request = QueryPointsBuilder::new(self.inner.collection.as_str())
             .query(query)
             .limit(limit as u64)
-            .params(SearchParamsBuilder::default().exact(exact))
+            .params(
+                SearchParamsBuilder::default()
+                    .exact(exact)
+                    .hnsw_ef(super::HNSW_EF as u64),
+            )
             .with_payload(true)
             .with_vectors(false);
         if let Some(filter) = to_filter(&filter) {
