@@ -169,12 +169,33 @@ impl Customers {
 
     /// A customer's record, without face embeddings.
     pub async fn get(&self, id: &str) -> Result<CustomerRecord, CatalogError> {
+        Ok(self.read(id, false).await?.0)
+    }
+
+    /// A customer's record and taste vector (for recommendations), in one read.
+    pub async fn get_with_taste(
+        &self,
+        id: &str,
+    ) -> Result<(CustomerRecord, Vec<f32>), CatalogError> {
+        match self.read(id, true).await? {
+            (record, Some(taste)) => Ok((record, taste)),
+            (_, None) => Err(CatalogError::UnknownCustomer(id.to_owned())),
+        }
+    }
+
+    async fn read(
+        &self,
+        id: &str,
+        with_vector: bool,
+    ) -> Result<(CustomerRecord, Option<Vec<f32>>), CatalogError> {
         let uuid = parse_id(id)?;
-        let mut found = self.records.get(vec![uuid], false).await?;
-        let point = found
+        let point = self
+            .records
+            .get(vec![uuid], with_vector)
+            .await?
             .pop()
             .ok_or_else(|| CatalogError::UnknownCustomer(id.to_owned()))?;
-        record_of(point.payload)
+        Ok((record_of(point.payload)?, point.vector))
     }
 
     /// A customer's whole record including face embeddings (the data export).
@@ -293,17 +314,6 @@ impl Customers {
             }
         }
         Ok(counts)
-    }
-
-    /// The customer's taste vector, for recommendations.
-    pub async fn taste(&self, id: &str) -> Result<Vec<f32>, CatalogError> {
-        let uuid = parse_id(id)?;
-        self.records
-            .get(vec![uuid], true)
-            .await?
-            .pop()
-            .and_then(|p| p.vector)
-            .ok_or_else(|| CatalogError::UnknownCustomer(id.to_owned()))
     }
 
     async fn face_ids(&self, id: &str) -> Result<Vec<Uuid>, CatalogError> {

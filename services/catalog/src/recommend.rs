@@ -67,9 +67,9 @@ pub async fn goes_with(
 
     let mut positive = vec![anchor_vector];
     if let Some(customer) = &request.customer_id {
-        let record = customers.get(customer).await?;
+        let (record, taste) = customers.get_with_taste(customer).await?;
         exclude.extend(record.purchases.iter().map(|p| p.sku.clone()));
-        positive.push(customers.taste(customer).await?);
+        positive.push(taste);
     }
     let negative = vec![products.embed_query(&anchor.category).await?];
 

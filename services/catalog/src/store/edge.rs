@@ -194,16 +194,7 @@ impl EdgeCollection {
                     Some(WithVector::Bool(with_vector)),
                 )
                 .map_err(backend_error)?;
-            records
-                .into_iter()
-                .map(|r| {
-                    Ok(Point {
-                        id: uuid_of(r.id)?,
-                        vector: r.vector.and_then(dense),
-                        payload: r.payload.map(|p| p.0).unwrap_or_default(),
-                    })
-                })
-                .collect()
+            records.into_iter().map(point_of).collect()
         })
         .await
     }
@@ -283,13 +274,7 @@ impl EdgeCollection {
                 .map_err(backend_error)?;
             let points = records
                 .into_iter()
-                .map(|r| {
-                    Ok(Point {
-                        id: uuid_of(r.id)?,
-                        vector: None,
-                        payload: r.payload.map(|p| p.0).unwrap_or_default(),
-                    })
-                })
+                .map(point_of)
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let next = next.map(uuid_of).transpose()?;
             Ok((points, next))
@@ -344,6 +329,15 @@ fn uuid_of(id: PointId) -> Result<Uuid, StoreError> {
             "point id {n} is numeric; this catalog only writes UUIDs"
         ))),
     }
+}
+
+/// A record read back from the engine (its vector only when one was asked for).
+fn point_of(record: qdrant_edge::Record) -> Result<Point, StoreError> {
+    Ok(Point {
+        id: uuid_of(record.id)?,
+        vector: record.vector.and_then(dense),
+        payload: record.payload.map(|p| p.0).unwrap_or_default(),
+    })
 }
 
 fn dense(v: VectorStructInternal) -> Option<Vec<f32>> {

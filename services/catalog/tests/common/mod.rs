@@ -101,19 +101,22 @@ pub enum Key {
     Wrong,
 }
 
-/// Sends a JSON request and returns the status and JSON body (`null` when empty).
-pub async fn call(method: &str, path: &str, key: Key, body: Option<Value>) -> (u16, Value) {
-    let url = format!("{}{path}", catalog());
-    let client = reqwest::Client::new();
-    let mut request = client
-        .request(method.parse().unwrap(), url)
-        .timeout(Duration::from_secs(120));
-    request = match key {
+/// A request to the shared catalog carrying `key`.
+fn request(method: &str, path: &str, key: Key, timeout: Duration) -> reqwest::RequestBuilder {
+    let request = reqwest::Client::new()
+        .request(method.parse().unwrap(), format!("{}{path}", catalog()))
+        .timeout(timeout);
+    match key {
         Key::None => request,
         Key::Service => request.bearer_auth(SERVICE_TOKEN),
         Key::Admin => request.bearer_auth(ADMIN_KEY),
         Key::Wrong => request.bearer_auth("not-the-key-at-all-000000"),
-    };
+    }
+}
+
+/// Sends a JSON request and returns the status and JSON body (`null` when empty).
+pub async fn call(method: &str, path: &str, key: Key, body: Option<Value>) -> (u16, Value) {
+    let mut request = request(method, path, key, Duration::from_secs(120));
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -137,18 +140,9 @@ pub async fn call_raw(
     content_type: &str,
     body: Vec<u8>,
 ) -> (u16, Value) {
-    let url = format!("{}{path}", catalog());
-    let mut request = reqwest::Client::new()
-        .request(method.parse().unwrap(), url)
-        .timeout(Duration::from_secs(300))
+    let request = request(method, path, key, Duration::from_secs(300))
         .header("content-type", content_type)
         .body(body);
-    request = match key {
-        Key::None => request,
-        Key::Service => request.bearer_auth(SERVICE_TOKEN),
-        Key::Admin => request.bearer_auth(ADMIN_KEY),
-        Key::Wrong => request.bearer_auth("not-the-key-at-all-000000"),
-    };
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
