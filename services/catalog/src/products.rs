@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use protocol::catalog::{
     InventoryChanged, Product, SearchFilters, SearchHit, SearchRequest, SizeStock, StockChange,
 };
+use protocol::vocabulary::{GarmentTerms, garment_terms};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, broadcast};
@@ -18,7 +19,6 @@ use uuid::Uuid;
 use crate::embed::{DIMENSIONS, EmbedPool};
 use crate::error::CatalogError;
 use crate::ingest::{self, Limits};
-use crate::pairing;
 use crate::store::{Collection, CollectionSpec, Condition, Filter, Metric, Payload, Point, Query};
 
 /// Namespace of product point ids: `uuid_v5(NAMESPACE, sku)`, so one SKU is always one
@@ -349,7 +349,7 @@ impl Products {
         let hits = self
             .search_vector(vector, filter, candidates, false)
             .await?;
-        Ok(rerank(hits, &pairing::garment_terms(query), limit))
+        Ok(rerank(hits, &garment_terms(query), limit))
     }
 
     /// Embeds one query text.
@@ -471,7 +471,7 @@ impl Products {
 
 /// Orders semantic hits by similarity plus boosts for the category and colours the
 /// query names (soft preferences; the request's filters stay hard constraints).
-fn rerank(hits: Vec<SearchHit>, terms: &pairing::GarmentTerms, limit: usize) -> Vec<SearchHit> {
+fn rerank(hits: Vec<SearchHit>, terms: &GarmentTerms, limit: usize) -> Vec<SearchHit> {
     let mut hits: Vec<SearchHit> = hits
         .into_iter()
         .map(|mut hit| {

@@ -1,1 +1,3 @@
 //! The `dialogue` service.
+
+pub mod rules;

@@ -12,6 +12,10 @@ pub mod kiosk;
 pub mod service;
 pub mod tryon;
 pub mod vision;
+/// The words customers use for garments and the canonical category/colour names that
+/// appear in protocol fields; shared by catalog search, the dialogue's understanding and
+/// vision's colour names.
+pub mod vocabulary;
 pub mod voice;
 
 pub use error::ErrorBody;
