@@ -1565,7 +1565,12 @@ fn anchor_after(w: &Words, cue: Span) -> Option<Span> {
     while start < w.len() && ANCHOR_LEADS.contains(&w.at(start)) {
         start += 1;
     }
+    // "with that sweater": a leading owner or demonstrative belongs to the anchor even
+    // though "that" also stops one ("a shirt with that sweater" vs "... that fits").
     let mut end = start;
+    if end < w.len() && OWNERS.contains(&w.at(end)) && !w.breaks[end] {
+        end += 1;
+    }
     while end < w.len() && end < start + 6 {
         let word = w.at(end);
         let has_category = garment_terms(&w.text(start..end, &[])).category.is_some();
@@ -2431,6 +2436,16 @@ mod tests {
     #[test]
     fn anchors_are_the_garment_to_pair_with_as_said() {
         let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+            (
+                "I'd like a shirt to go with that sweater",
+                Some("shirt"),
+                Some("that sweater"),
+            ),
+            (
+                "which bag goes with that jacket",
+                Some("bag"),
+                Some("that jacket"),
+            ),
             (
                 "a blouse to go with my grey skirt",
                 Some("blouse"),

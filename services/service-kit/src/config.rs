@@ -333,6 +333,50 @@ pub struct DialogueConfig {
     /// Base URL other services use to reach this one, when it differs from
     /// `http://host:port` (e.g. a k3s Service name).
     pub url: Option<String>,
+    /// Where the language model runs: in-process on llama.cpp (`local`, the default) or
+    /// behind an OpenAI-compatible server (`remote`: llama-server, LocalAI, vLLM).
+    pub backend: LlmBackend,
+    /// Manifest name of the local GGUF chat model (fixtures/models.toml).
+    pub model: String,
+    /// Base URL of the remote OpenAI-compatible server (without `/v1`), for `remote`.
+    pub remote_url: Option<String>,
+    /// Model name sent to the remote server.
+    pub remote_model: String,
+    /// Bearer key for the remote server, if it wants one.
+    pub remote_api_key: Option<String>,
+    /// CPU threads llama.cpp uses for one evaluation.
+    pub threads: usize,
+    /// Context window in tokens (prompt + reply); also bounds the raw chat endpoint.
+    pub context_tokens: u32,
+    /// Model requests allowed to wait; beyond that, 503 with Retry-After.
+    pub queue: usize,
+    /// Longest customer utterance accepted, in characters.
+    pub max_input_chars: usize,
+    /// Most tokens the model may write for one reply.
+    pub max_reply_tokens: u32,
+    /// Whether the model chooses the tool (grammar-constrained, validated) before the
+    /// rules; `false` runs the rules alone (for very slow hardware).
+    pub understand_with_model: bool,
+    /// Whether the model writes the replies (checked for grounding); `false` composes
+    /// every reply from the tool results.
+    pub reply_with_model: bool,
+    /// Open sessions kept at once; the idlest is closed beyond it.
+    pub max_sessions: usize,
+    /// A session idle this long (seconds) is closed.
+    pub session_idle_secs: u64,
+    /// Time allowed for one call to the catalog, in milliseconds.
+    pub tool_timeout_ms: u64,
+}
+
+/// See [`DialogueConfig::backend`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmBackend {
+    /// llama.cpp in the dialogue process.
+    #[default]
+    Local,
+    /// An OpenAI-compatible server at `remote_url`.
+    Remote,
 }
 
 impl Default for DialogueConfig {
@@ -341,7 +385,64 @@ impl Default for DialogueConfig {
             host: DEFAULT_HOST.into(),
             port: Service::Dialogue.default_port(),
             url: None,
+            backend: LlmBackend::Local,
+            model: "smollm2-135m-instruct-q4_1".into(),
+            remote_url: None,
+            remote_model: "default".into(),
+            remote_api_key: None,
+            threads: 2,
+            context_tokens: 4096,
+            queue: 16,
+            max_input_chars: 2000,
+            max_reply_tokens: 120,
+            understand_with_model: true,
+            reply_with_model: true,
+            max_sessions: 256,
+            session_idle_secs: 900,
+            tool_timeout_ms: 3000,
         }
+    }
+}
+
+impl DialogueConfig {
+    /// Range checks of the dialogue settings, naming the field.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let at_least_one = [
+            ("dialogue.threads", self.threads),
+            ("dialogue.queue", self.queue),
+            ("dialogue.max_input_chars", self.max_input_chars),
+            ("dialogue.max_sessions", self.max_sessions),
+        ];
+        for (field, value) in at_least_one {
+            if value == 0 {
+                return Err(ConfigError::invalid(field, "must be at least 1"));
+            }
+        }
+        if !(512..=131_072).contains(&self.context_tokens) {
+            return Err(ConfigError::invalid(
+                "dialogue.context_tokens",
+                "must be between 512 and 131072",
+            ));
+        }
+        if !(8..=2048).contains(&self.max_reply_tokens) {
+            return Err(ConfigError::invalid(
+                "dialogue.max_reply_tokens",
+                "must be between 8 and 2048",
+            ));
+        }
+        if self.backend == LlmBackend::Remote && self.remote_url.is_none() {
+            return Err(ConfigError::invalid(
+                "dialogue.remote_url",
+                "is required when dialogue.backend is \"remote\"",
+            ));
+        }
+        if self.session_idle_secs == 0 || self.tool_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "dialogue.session_idle_secs",
+                "session_idle_secs and tool_timeout_ms must be at least 1",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -612,6 +713,7 @@ impl Config {
             check_http_url("telemetry.otlp_endpoint", endpoint)?;
         }
         self.voice.validate()?;
+        self.dialogue.validate()?;
         self.catalog.validate()?;
         Ok(())
     }
