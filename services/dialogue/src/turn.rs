@@ -81,7 +81,7 @@ pub async fn run(
     {
         understood.intent = Intent::Affirm;
     }
-    emit(out, TurnEvent::Understood(understood.clone())).await?;
+    emit(out, TurnEvent::Understood(Box::new(understood.clone()))).await?;
     let outcome = match act(dialogue, session, &understood).await {
         Ok(outcome) => outcome,
         Err(ToolError::Unavailable(reason)) => {
@@ -174,6 +174,11 @@ async fn speak(
                     GenEvent::Done(_) => true,
                 };
                 while let Some(sentence) = next_sentence(&mut pending, finished) {
+                    if echoes_prompt(&sentence) {
+                        tracing::info!("model reply repeats its prompt; composed reply used");
+                        grounded = false;
+                        break 'model;
+                    }
                     if let Err(reason) = grounding::check(&sentence, &session.facts) {
                         tracing::info!(?reason, "model reply not grounded; composed reply used");
                         grounded = false;
@@ -202,6 +207,14 @@ async fn speak(
         push_sentence(&mut sent, &sentence);
     }
     Ok((sent, ReplySource::Composed))
+}
+
+/// Whether a model sentence repeats the prompt's scaffolding ("Customer:", "Facts:"),
+/// which a small model does when it loses track; such a reply is not sent.
+fn echoes_prompt(sentence: &str) -> bool {
+    ["Customer:", "Facts:", "Reply:", "(none)"]
+        .iter()
+        .any(|marker| sentence.contains(marker))
 }
 
 fn text_event(sentence: &str) -> TurnEvent {
@@ -484,10 +497,17 @@ async fn find(
         .reference
         .as_ref()
         .and_then(|r| session.resolve(Some(r)));
+    // "that sweater in olive": the kind of the product pointed at, even when it is no
+    // longer on screen.
+    let described_category = match &slots.reference {
+        Some(Reference::Described { category, .. }) => category.clone(),
+        _ => None,
+    };
     let category = slots
         .category
         .clone()
-        .or_else(|| referenced.as_ref().map(|c| c.category.clone()));
+        .or_else(|| referenced.as_ref().map(|c| c.category.clone()))
+        .or(described_category);
     let said_size = slots.size.clone();
     let known_size = category.as_deref().and_then(|c| session.known_size(c));
     let mut request = SearchRequest {
@@ -508,8 +528,8 @@ async fn find(
         request.filters.size_in_stock = None;
         hits = dialogue.catalog.search(&request).await?.hits;
     }
-    let wanted = describe_wanted(slots, category.as_deref());
     if hits.is_empty() {
+        let wanted = describe_wanted(slots, category.as_deref(), 2);
         return Ok(Outcome::say(format!(
             "I'm sorry, I couldn't find {wanted} in stock right now. Would you like to try \
              another colour or style?"
@@ -524,9 +544,13 @@ async fn find(
         session.facts.add_product(&hit.product);
     }
     session.last = None;
+    let count = match cards.len() {
+        1 => "one".to_owned(),
+        n => n.to_string(),
+    };
     let composed = format!(
-        "I found {} for you. {}",
-        count_phrase(cards.len(), &wanted),
+        "I found {count} {} for you. {}",
+        describe_wanted(slots, category.as_deref(), cards.len()),
         cards_sentence(&cards)
     );
     Ok(Outcome {
@@ -565,25 +589,23 @@ fn search_query(slots: &Slots, category: Option<&str>) -> String {
     }
 }
 
-/// "blue shirts", "something for a wedding".
-fn describe_wanted(slots: &Slots, category: Option<&str>) -> String {
+/// What she asked for, by the hard filters only ("navy shirts in size M"); material,
+/// pattern and occasion only rank the results, so a reply must not promise them.
+fn describe_wanted(slots: &Slots, category: Option<&str>, count: usize) -> String {
     let mut words = Vec::new();
     if let Some(colour) = &slots.colour {
         words.push(colour.clone());
     }
-    if let Some(pattern) = slots.pattern.as_deref().filter(|p| *p != "solid") {
-        words.push(pattern.to_owned());
-    }
-    if let Some(material) = &slots.material {
-        words.push(material.clone());
-    }
-    match category {
-        Some(category) => words.push(plural(category)),
-        None if words.is_empty() => words.push("anything".into()),
-        None => words.push("pieces".into()),
-    }
-    if let Some(size) = &slots.size {
-        words.push(format!("in size {size}"));
+    words.push(match category {
+        Some(category) if count == 1 => category.to_owned(),
+        Some(category) => plural(category),
+        None if count == 1 => "piece".into(),
+        None => "pieces".into(),
+    });
+    match slots.size.as_deref() {
+        Some("one size") => words.push("in one size".into()),
+        Some(size) => words.push(format!("in size {size}")),
+        None => {}
     }
     words.join(" ")
 }
@@ -850,6 +872,13 @@ fn facts_text(cards: &[ProductCard]) -> String {
 /// "The first is the X at 39.95 euros, the second the Y at 45 euros."
 fn cards_sentence(cards: &[ProductCard]) -> String {
     const ORDINALS: [&str; 5] = ["first", "second", "third", "fourth", "fifth"];
+    if let [only] = cards {
+        return format!(
+            "It's the {} at {}.",
+            only.title,
+            money(only.price_cents, &only.currency)
+        );
+    }
     let parts: Vec<String> = cards
         .iter()
         .zip(ORDINALS)
@@ -866,13 +895,6 @@ fn cards_sentence(cards: &[ProductCard]) -> String {
     capitalise(&format!("{}.", parts.join(", ")))
 }
 
-fn count_phrase(count: usize, wanted: &str) -> String {
-    match count {
-        1 => format!("one match among {wanted}"),
-        n => format!("{n} {wanted}"),
-    }
-}
-
 /// A price as spoken and shown: "39.95 euros", "40 euros".
 pub fn money(cents: u64, currency: &str) -> String {
     let unit = match currency {
@@ -881,7 +903,7 @@ pub fn money(cents: u64, currency: &str) -> String {
         "USD" => "dollars",
         other => other,
     };
-    if cents % 100 == 0 {
+    if cents.is_multiple_of(100) {
         format!("{} {unit}", cents / 100)
     } else {
         format!("{}.{:02} {unit}", cents / 100, cents % 100)

@@ -13,6 +13,10 @@ use protocol::vocabulary::garment_terms;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// One test at a time: each runs a llama.cpp engine flat out on every core, and two
+/// engines spinning on two cores slow each other down tenfold.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[derive(Deserialize)]
 struct Labelled {
     text: String,
@@ -41,6 +45,7 @@ fn same_slot(key: &str, expected: &Value, got: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intent_and_slot_accuracy_with_the_default_model() {
+    let _serial = SERIAL.lock().await;
     let config = common::config(std::path::PathBuf::from("/nonexistent"), None);
     let model = tokio::task::spawn_blocking(move || dialogue::load_model(&config).unwrap())
         .await
@@ -141,22 +146,30 @@ fn numbers_in(text: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_reply_mentions_a_product_price_or_stock_figure_no_tool_returned() {
-    let set = evaluation_set();
-    let (session, _) = common::start_session(None).await;
+/// Runs the utterances as one conversation on `base` and checks every reply against
+/// what the tools returned (read independently of the service's own check); returns
+/// the violations and how many replies the model wrote.
+async fn ungrounded_replies(base: &str, set: &[Labelled]) -> (Vec<String>, usize) {
+    let (session, _) = common::start_session_on(base, None).await;
     let mut allowed_numbers: BTreeSet<String> = (1..=5).map(|n| n.to_string()).collect();
     let mut allowed_categories = BTreeSet::new();
     let mut allowed_colours = BTreeSet::new();
     let mut violations = Vec::new();
     let mut from_model = 0;
-    for item in &set {
+    for item in set {
         // What she said may be repeated back.
         let said = garment_terms(&item.text);
         allowed_categories.extend(said.category);
         allowed_colours.extend(said.colours);
         allowed_numbers.extend(numbers_in(&item.text));
-        let events = common::turn(&session, &item.text).await;
+        let started = std::time::Instant::now();
+        let events = common::turn_on(base, &session, &item.text).await;
+        eprintln!(
+            "{:>6} ms {:?} -> {:?}",
+            started.elapsed().as_millis(),
+            item.text,
+            common::reply(&events)
+        );
         for event in &events {
             if let TurnEvent::Products { cards, .. } = event {
                 for card in cards {
@@ -200,6 +213,36 @@ async fn no_reply_mentions_a_product_price_or_stock_figure_no_tool_returned() {
             }
         }
     }
+    (violations, from_model)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_reply_mentions_a_product_price_or_stock_figure_no_tool_returned() {
+    let _serial = SERIAL.lock().await;
+    let set = evaluation_set();
+    let (violations, from_model) = ungrounded_replies(common::dialogue(), &set).await;
+    println!(
+        "{}",
+        serde_json::json!({"turns": set.len(), "replies_written_by_model": from_model, "ungrounded": violations.len()})
+    );
+    assert!(
+        violations.is_empty(),
+        "ungrounded replies:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_written_replies_are_held_to_the_same_facts() {
+    let _serial = SERIAL.lock().await;
+    // The utterances that return products, where a model could invent one.
+    let set: Vec<Labelled> = evaluation_set()
+        .into_iter()
+        .filter(|item| matches!(item.intent.as_str(), "find_product" | "goes_with"))
+        .take(30)
+        .collect();
+    let (violations, from_model) =
+        ungrounded_replies(common::dialogue_writing_with_model(), &set).await;
     println!(
         "{}",
         serde_json::json!({"turns": set.len(), "replies_written_by_model": from_model, "ungrounded": violations.len()})

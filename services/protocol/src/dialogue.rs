@@ -495,7 +495,7 @@ pub enum ReplySource {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TurnEvent {
     /// What was understood; first event of every turn.
-    Understood(Understanding),
+    Understood(Box<Understanding>),
     /// Products a tool returned, as cards for the screen.
     Products {
         /// The tool that found them (`search`, `goes_with`, `product`).

@@ -357,8 +357,10 @@ pub struct DialogueConfig {
     /// Whether the model chooses the tool (grammar-constrained, validated) before the
     /// rules; `false` runs the rules alone (for very slow hardware).
     pub understand_with_model: bool,
-    /// Whether the model writes the replies (checked for grounding); `false` composes
-    /// every reply from the tool results.
+    /// Whether the model writes the replies (each sentence checked for grounding before
+    /// it is sent). Off by default: the default 135M model's replies passed the
+    /// grounding check but were mostly off-topic apologies ("I'm sorry for your loss"),
+    /// so replies are composed from the tool results; turn it on with a larger model.
     pub reply_with_model: bool,
     /// Open sessions kept at once; the idlest is closed beyond it.
     pub max_sessions: usize,
@@ -396,7 +398,7 @@ impl Default for DialogueConfig {
             max_input_chars: 2000,
             max_reply_tokens: 120,
             understand_with_model: true,
-            reply_with_model: true,
+            reply_with_model: false,
             max_sessions: 256,
             session_idle_secs: 900,
             tool_timeout_ms: 3000,

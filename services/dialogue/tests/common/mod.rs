@@ -94,17 +94,27 @@ pub fn catalog() -> &'static str {
     })
 }
 
-/// This test binary's dialogue service, using [`catalog`].
+/// This test binary's dialogue service (default settings), using [`catalog`].
 pub fn dialogue() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let catalog_url = catalog().to_owned();
-        start_on_thread("test-dialogue", move |listener| async move {
-            let config = config(PathBuf::from("/nonexistent"), Some(&catalog_url));
-            dialogue::run(listener, config, std::future::pending())
-                .await
-                .unwrap();
-        })
+    URL.get_or_init(|| start_dialogue(false))
+}
+
+/// A dialogue service whose model writes the replies (`reply_with_model`), so the
+/// grounding check is exercised on model text.
+pub fn dialogue_writing_with_model() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| start_dialogue(true))
+}
+
+fn start_dialogue(reply_with_model: bool) -> String {
+    let catalog_url = catalog().to_owned();
+    start_on_thread("test-dialogue", move |listener| async move {
+        let mut config = config(PathBuf::from("/nonexistent"), Some(&catalog_url));
+        config.dialogue.reply_with_model = reply_with_model;
+        dialogue::run(listener, config, std::future::pending())
+            .await
+            .unwrap();
     })
 }
 
@@ -146,11 +156,16 @@ pub async fn call(base: &str, method: &str, path: &str, body: Option<Value>) -> 
 
 /// Opens a session (anonymous or for a customer id); returns (id, greeting).
 pub async fn start_session(customer_id: Option<&str>) -> (String, String) {
+    start_session_on(dialogue(), customer_id).await
+}
+
+/// Opens a session on a given dialogue service.
+pub async fn start_session_on(base: &str, customer_id: Option<&str>) -> (String, String) {
     let body = match customer_id {
         Some(id) => json!({"customer_id": id, "kiosk_id": "kiosk-test"}),
         None => json!({"kiosk_id": "kiosk-test"}),
     };
-    let (status, started) = call(dialogue(), "POST", "/v1/sessions", Some(body)).await;
+    let (status, started) = call(base, "POST", "/v1/sessions", Some(body)).await;
     assert_eq!(status, 201, "{started}");
     (
         started["session_id"].as_str().unwrap().to_owned(),
@@ -160,8 +175,13 @@ pub async fn start_session(customer_id: Option<&str>) -> (String, String) {
 
 /// Runs one turn and collects its events (parsed from the server-sent events).
 pub async fn turn(session: &str, text: &str) -> Vec<TurnEvent> {
+    turn_on(dialogue(), session, text).await
+}
+
+/// Runs one turn on a given dialogue service.
+pub async fn turn_on(base: &str, session: &str, text: &str) -> Vec<TurnEvent> {
     let response = reqwest::Client::new()
-        .post(format!("{}/v1/sessions/{session}/turns", dialogue()))
+        .post(format!("{base}/v1/sessions/{session}/turns"))
         .json(&json!({ "text": text }))
         .timeout(Duration::from_secs(300))
         .send()
