@@ -78,3 +78,42 @@ impl ApiErrorCode for DialogueError {
         matches!(self, DialogueError::Model(LlmError::Busy(_))).then(|| Duration::from_secs(1))
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+    use service_kit::error::ApiError;
+
+    #[test]
+    fn a_busy_model_answers_503_with_retry_after() {
+        let response = ApiError::from(DialogueError::Model(LlmError::Busy(16))).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "1");
+    }
+
+    #[test]
+    fn input_errors_are_4xx_with_stable_codes() {
+        for (error, status, code) in [
+            (DialogueError::EmptyText, 400, "empty_text"),
+            (
+                DialogueError::TextTooLong {
+                    chars: 10_000,
+                    max: 2000,
+                },
+                413,
+                "text_too_long",
+            ),
+            (
+                DialogueError::UnknownSession("x".into()),
+                404,
+                "unknown_session",
+            ),
+            (DialogueError::TurnInProgress, 409, "turn_in_progress"),
+        ] {
+            assert_eq!(error.status().as_u16(), status);
+            assert_eq!(error.code(), code);
+        }
+    }
+}

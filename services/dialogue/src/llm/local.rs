@@ -71,6 +71,7 @@ pub struct LocalModel {
     jobs: std::sync::mpsc::SyncSender<Job>,
     name: std::sync::Arc<str>,
     queue: usize,
+    generated: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A request handed to the worker.
@@ -89,12 +90,25 @@ impl LocalModel {
         let (ready_tx, ready_rx) = oneshot::channel::<Result<(), LlmError>>();
         let name: std::sync::Arc<str> = settings.name.clone().into();
         let queue = settings.queue;
+        let generated = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = generated.clone();
         std::thread::Builder::new()
             .name("llama".into())
-            .spawn(move || worker(settings, receiver, ready_tx))
+            .spawn(move || worker(settings, receiver, ready_tx, counter))
             .map_err(|e| LlmError::Model(format!("cannot start the model thread: {e}")))?;
         ready_rx.blocking_recv().map_err(|_| LlmError::Stopped)??;
-        Ok(Self { jobs, name, queue })
+        Ok(Self {
+            jobs,
+            name,
+            queue,
+            generated,
+        })
+    }
+
+    /// Tokens generated since start, over all requests (operators size hardware with
+    /// it; tests see that a cancelled generation stopped).
+    pub fn tokens_generated(&self) -> u64 {
+        self.generated.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Queues a generation; see [`super::LanguageModel::generate`].
@@ -129,6 +143,7 @@ fn worker(
     settings: LocalModelSettings,
     jobs: std::sync::mpsc::Receiver<Job>,
     ready: oneshot::Sender<Result<(), LlmError>>,
+    generated: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
     let backend = match backend() {
         Ok(backend) => backend,
@@ -190,6 +205,10 @@ fn worker(
         match engine.run(job.request, &job.events) {
             Ok(mut summary) => {
                 summary.queue_ms = queue_ms;
+                generated.fetch_add(
+                    u64::from(summary.usage.completion_tokens),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 let _ = events.blocking_send(GenEvent::Done(summary));
             }
             Err(e) => {
