@@ -92,34 +92,33 @@ impl Catalog {
         body: &B,
     ) -> Result<T, ToolError> {
         let url = format!("{}{path}", self.base);
-        let send = || self.client.post(&url).json(body).send();
-        let response = match send().await {
-            Err(e) if e.is_connect() => {
-                tokio::time::sleep(RETRY_PAUSE).await;
-                send().await
-            }
-            other => other,
-        };
-        read(response).await
+        read(send_with_retry(|| self.client.post(&url).json(body)).await).await
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str, authorised: bool) -> Result<T, ToolError> {
         let url = format!("{}{path}", self.base);
-        let send = || {
-            let mut call = self.client.get(&url);
-            if let (true, Some(token)) = (authorised, &self.service_token) {
-                call = call.bearer_auth(token);
+        let request = || {
+            let call = self.client.get(&url);
+            match (authorised, &self.service_token) {
+                (true, Some(token)) => call.bearer_auth(token),
+                _ => call,
             }
-            call.send()
         };
-        let response = match send().await {
-            Err(e) if e.is_connect() => {
-                tokio::time::sleep(RETRY_PAUSE).await;
-                send().await
-            }
-            other => other,
-        };
-        read(response).await
+        read(send_with_retry(request).await).await
+    }
+}
+
+/// Sends a request, once more after a short pause when it could not connect (the
+/// catalog restarting); a request that reached the catalog is not repeated.
+async fn send_with_retry(
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, reqwest::Error> {
+    match request().send().await {
+        Err(e) if e.is_connect() => {
+            tokio::time::sleep(RETRY_PAUSE).await;
+            request().send().await
+        }
+        other => other,
     }
 }
 

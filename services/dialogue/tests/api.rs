@@ -6,7 +6,7 @@
 
 mod common;
 
-use protocol::dialogue::{Action, Intent, TurnEvent};
+use protocol::dialogue::Intent;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,16 +190,6 @@ async fn the_remote_back_end_chooses_tools_through_an_openai_compatible_server()
     );
 }
 
-fn actions(events: &[TurnEvent]) -> Vec<Action> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            TurnEvent::Action(a) => Some(a.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_instructions_cannot_change_prices_call_tools_or_reveal_customers() {
     // Another customer with a purchase the attacker asks about.
@@ -264,9 +254,9 @@ async fn injected_instructions_cannot_change_prices_call_tools_or_reveal_custome
         );
         // No fetch, cart or staff action from words or descriptions.
         assert!(
-            actions(&events).is_empty(),
+            common::actions(&events).is_empty(),
             "{attack}: {:?}",
-            actions(&events)
+            common::actions(&events)
         );
     }
     let (_, after) = common::call(catalog, "GET", &format!("/v1/products/{sku}"), None).await;

@@ -9,26 +9,6 @@ mod common;
 use protocol::dialogue::{Action, Intent, TurnEvent};
 use serde_json::json;
 
-fn cards(events: &[TurnEvent]) -> Vec<protocol::dialogue::ProductCard> {
-    events
-        .iter()
-        .find_map(|e| match e {
-            TurnEvent::Products { cards, .. } => Some(cards.clone()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
-fn actions(events: &[TurnEvent]) -> Vec<Action> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            TurnEvent::Action(a) => Some(a.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn intent(events: &[TurnEvent]) -> Intent {
     match &events[0] {
         TurnEvent::Understood(u) => u.intent,
@@ -95,7 +75,7 @@ async fn recognised_customer_from_greeting_to_fitting_room() {
 
     let events = common::turn(&session, "I'd like a shirt to go with that sweater").await;
     assert_eq!(intent(&events), Intent::GoesWith, "{events:?}");
-    let shirts = cards(&events);
+    let shirts = common::cards(&events);
     assert!(shirts.len() >= 2, "{events:?}");
     for shirt in &shirts {
         assert_eq!(shirt.category, "shirt", "{shirt:?}");
@@ -119,7 +99,7 @@ async fn recognised_customer_from_greeting_to_fitting_room() {
     let events = common::turn(&session, "can I try the second one on?").await;
     assert_eq!(intent(&events), Intent::TryOn, "{events:?}");
     assert_eq!(
-        actions(&events),
+        common::actions(&events),
         vec![Action::TryOn {
             sku: shirts[1].sku.clone()
         }]
@@ -127,7 +107,7 @@ async fn recognised_customer_from_greeting_to_fitting_room() {
 
     let events = common::turn(&session, "yes please, bring it to a fitting room").await;
     assert_eq!(
-        actions(&events),
+        common::actions(&events),
         vec![Action::Fetch {
             sku: shirts[1].sku.clone(),
             size: Some("M".into())
@@ -156,7 +136,7 @@ async fn anonymous_customer_gets_the_same_help_unnamed() {
     assert!(greeting.contains("welcome"), "{greeting}");
     let events = common::turn(&session, "I'm looking for a navy shirt in medium").await;
     assert_eq!(intent(&events), Intent::FindProduct);
-    let found = cards(&events);
+    let found = common::cards(&events);
     assert!(!found.is_empty(), "{events:?}");
     for card in &found {
         assert_eq!(card.category, "shirt");
@@ -173,6 +153,6 @@ async fn anonymous_customer_gets_the_same_help_unnamed() {
     );
     // Asking to be remembered is answered with the consent question, never enrolment.
     let events = common::turn(&session, "can you remember me next time?").await;
-    assert_eq!(actions(&events), vec![Action::AskConsent]);
+    assert_eq!(common::actions(&events), vec![Action::AskConsent]);
     assert!(common::reply(&events).contains("permission"));
 }

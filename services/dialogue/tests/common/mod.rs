@@ -205,3 +205,25 @@ pub fn reply(events: &[TurnEvent]) -> String {
         })
         .unwrap_or_default()
 }
+
+/// The cards of a turn's first `products` event.
+pub fn cards(events: &[TurnEvent]) -> Vec<protocol::dialogue::ProductCard> {
+    events
+        .iter()
+        .find_map(|e| match e {
+            TurnEvent::Products { cards, .. } => Some(cards.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The actions of a turn, in order.
+pub fn actions(events: &[TurnEvent]) -> Vec<protocol::dialogue::Action> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TurnEvent::Action(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect()
+}
