@@ -193,8 +193,15 @@ impl SpeechToText {
             let text = segment
                 .to_str_lossy()
                 .map_err(|e| SttError::Decode(e.to_string()))?;
-            let text = text.trim();
+            let text = collapse_repeats(text.trim());
             if text.is_empty() {
+                continue;
+            }
+            // A decoding loop also repeats whole segments.
+            if segments
+                .last()
+                .is_some_and(|last: &Segment| same_sentence(&last.text, &text))
+            {
                 continue;
             }
             segments.push(Segment {
@@ -219,6 +226,48 @@ impl SpeechToText {
             duration,
         })
     }
+}
+
+/// Drops a sentence that repeats the one before it ("Welcome back Lucy. Welcome back
+/// Lucy. ..."): whisper's decoding loop on short audio, which no speaker produces.
+fn collapse_repeats(text: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        // A sentence ends at . ? ! before a space or the end ("$49.50" does not).
+        let bytes = rest.as_bytes();
+        let end = (0..bytes.len())
+            .find(|&i| {
+                matches!(bytes[i], b'.' | b'?' | b'!')
+                    && bytes.get(i + 1).is_none_or(|b| b.is_ascii_whitespace())
+            })
+            .map_or(rest.len(), |i| i + 1);
+        let sentence = rest[..end].trim();
+        rest = &rest[end..];
+        if sentence.is_empty() {
+            continue;
+        }
+        if kept
+            .last()
+            .is_some_and(|last| same_sentence(last, sentence))
+        {
+            continue;
+        }
+        kept.push(sentence);
+    }
+    kept.join(" ")
+}
+
+/// Whether two sentences are the same words, ignoring case and punctuation.
+fn same_sentence(a: &str, b: &str) -> bool {
+    let words = |s: &str| {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (words(a), words(b));
+    !a.is_empty() && a == b
 }
 
 /// Latency histograms of speech recognition, on `/metrics`.
@@ -315,5 +364,20 @@ impl SttPool {
     /// The model, for callers that decode synchronously (benchmarks).
     pub fn model(&self) -> &SpeechToText {
         &self.model
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_repetition_loop_is_heard_once() {
+        assert_eq!(
+            super::collapse_repeats("Welcome back Lucy. Welcome back Lucy. welcome back, Lucy"),
+            "Welcome back Lucy."
+        );
+        assert_eq!(
+            super::collapse_repeats("Yes. Yes, please. It costs $49.50. It costs $49.50!"),
+            "Yes. Yes, please. It costs $49.50."
+        );
     }
 }
