@@ -21,7 +21,7 @@
 //! classic pairs, clashes) are written down by hand.
 
 use protocol::catalog::Product;
-use protocol::vocabulary::garment_terms;
+use protocol::vocabulary::{self, garment_terms};
 
 use crate::fixtures::palette::{PALETTE, luma};
 
@@ -538,7 +538,7 @@ fn category_clause(anchor: &str, candidate: &str) -> String {
     let a = noun_phrase(anchor);
     let c = noun_phrase(candidate);
     let verb = |singular: &'static str, plural: &'static str| {
-        if is_plural(candidate) {
+        if vocabulary::is_plural(candidate) {
             plural
         } else {
             singular
@@ -569,14 +569,9 @@ fn category_clause(anchor: &str, candidate: &str) -> String {
     }
 }
 
-/// Categories named in the plural ("jeans go", not "a jeans goes").
-fn is_plural(category: &str) -> bool {
-    matches!(category, "jeans" | "trousers" | "shoes")
-}
-
 /// "a shirt", "jeans": the category as a noun phrase.
 fn noun_phrase(category: &str) -> String {
-    if is_plural(category) {
+    if vocabulary::is_plural(category) {
         category.to_owned()
     } else {
         format!("a {category}")

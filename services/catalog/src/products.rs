@@ -99,14 +99,6 @@ fn text_hash(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..16])
 }
 
-fn in_stock_sizes(sizes: &[SizeStock]) -> Vec<String> {
-    sizes
-        .iter()
-        .filter(|s| s.stock > 0)
-        .map(|s| s.size.clone())
-        .collect()
-}
-
 /// The payload stored for a product: the product's own fields plus derived ones.
 fn payload_of(product: &Product, hash: &str) -> Result<Payload, CatalogError> {
     let Value::Object(mut payload) =
@@ -116,7 +108,7 @@ fn payload_of(product: &Product, hash: &str) -> Result<Payload, CatalogError> {
     };
     payload.insert(
         field::IN_STOCK.into(),
-        Value::from(in_stock_sizes(&product.sizes)),
+        Value::from(product.sizes_in_stock()),
     );
     payload.insert(field::TEXT_HASH.into(), Value::from(hash));
     Ok(payload)
@@ -452,7 +444,10 @@ impl Products {
             "sizes".into(),
             serde_json::to_value(&sizes).map_err(|e| CatalogError::InvalidStock(e.to_string()))?,
         );
-        payload.insert(field::IN_STOCK.into(), Value::from(in_stock_sizes(&sizes)));
+        payload.insert(
+            field::IN_STOCK.into(),
+            Value::from(protocol::catalog::sizes_in_stock(&sizes)),
+        );
         self.collection
             .set_payload(point_id(&product.sku), payload)
             .await?;

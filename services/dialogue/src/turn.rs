@@ -15,7 +15,7 @@ use protocol::dialogue::{
     Action, ChatMessage, Intent, ProductAttribute, ProductCard, Reference, ReplySource, Role,
     Slots, TurnEvent, Understanding,
 };
-use protocol::vocabulary::garment_terms;
+use protocol::vocabulary::{garment_terms, plural};
 use tokio::sync::mpsc;
 
 use crate::Dialogue;
@@ -451,17 +451,13 @@ async fn fetch(
         return Ok(Outcome::say(format!(
             "Which size shall I bring? The {} is in stock in {}.",
             product.title,
-            list(&in_stock(&product))
+            list(&product.sizes_in_stock())
         )));
     };
-    let stock = product
-        .sizes
-        .iter()
-        .find(|s| s.size.eq_ignore_ascii_case(&size))
-        .map_or(0, |s| s.stock);
+    let stock = product.stock_of(&size);
     if stock == 0 {
         session.offer = Some(Offer::Fetch { sku: card.sku });
-        let sizes = in_stock(&product);
+        let sizes = product.sizes_in_stock();
         return Ok(Outcome::say(if sizes.is_empty() {
             format!("I'm sorry, the {} is sold out.", product.title)
         } else {
@@ -752,11 +748,7 @@ async fn question(
         ProductAttribute::Price => format!("The {title} is {}.", price(&product)),
         ProductAttribute::Sizes => match &slots.size {
             Some(size) => {
-                let stock = product
-                    .sizes
-                    .iter()
-                    .find(|s| s.size.eq_ignore_ascii_case(size))
-                    .map_or(0, |s| s.stock);
+                let stock = product.stock_of(size);
                 if stock > 0 {
                     session.offer = Some(Offer::Fetch {
                         sku: product.sku.clone(),
@@ -766,7 +758,7 @@ async fn question(
                          brought to a fitting room?"
                     )
                 } else {
-                    let sizes = in_stock(&product);
+                    let sizes = product.sizes_in_stock();
                     if sizes.is_empty() {
                         format!("I'm sorry, the {title} is sold out.")
                     } else {
@@ -778,7 +770,7 @@ async fn question(
                 }
             }
             None => {
-                let sizes = in_stock(&product);
+                let sizes = product.sizes_in_stock();
                 if sizes.is_empty() {
                     format!("I'm sorry, the {title} is sold out.")
                 } else {
@@ -838,19 +830,10 @@ pub fn card(product: &Product, index: usize, why: Option<String>) -> ProductCard
         colours: product.colours.clone(),
         price_cents: product.price_cents,
         currency: product.currency.clone(),
-        sizes_in_stock: in_stock(product),
+        sizes_in_stock: product.sizes_in_stock(),
         image_url: product.image_url.clone(),
         why,
     }
-}
-
-fn in_stock(product: &Product) -> Vec<String> {
-    product
-        .sizes
-        .iter()
-        .filter(|s| s.stock > 0)
-        .map(|s| s.size.clone())
-        .collect()
 }
 
 /// The facts the model may use, one product per line.
@@ -920,15 +903,6 @@ fn list(items: &[String]) -> String {
         [] => String::new(),
         [one] => one.clone(),
         [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
-}
-
-fn plural(category: &str) -> String {
-    match category {
-        "jeans" | "trousers" | "shoes" => category.to_owned(),
-        "dress" => "dresses".into(),
-        "scarf" => "scarves".into(),
-        other => format!("{other}s"),
     }
 }
 

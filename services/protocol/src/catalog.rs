@@ -46,6 +46,30 @@ impl Product {
     pub fn in_stock(&self, size: &str) -> bool {
         self.sizes.iter().any(|s| s.size == size && s.stock > 0)
     }
+
+    /// Items in stock in a size, whatever its case ("m" is "M"); 0 for a size the
+    /// product does not come in.
+    pub fn stock_of(&self, size: &str) -> u32 {
+        self.sizes
+            .iter()
+            .find(|s| s.size.eq_ignore_ascii_case(size))
+            .map_or(0, |s| s.stock)
+    }
+
+    /// The sizes with at least one item in stock, in the product's order.
+    pub fn sizes_in_stock(&self) -> Vec<String> {
+        sizes_in_stock(&self.sizes)
+    }
+}
+
+/// The sizes with at least one item in stock, in the given order (the catalog stores
+/// them with each product so searches can filter on them).
+pub fn sizes_in_stock(sizes: &[SizeStock]) -> Vec<String> {
+    sizes
+        .iter()
+        .filter(|s| s.stock > 0)
+        .map(|s| s.size.clone())
+        .collect()
 }
 
 /// Stock of one size of a product.

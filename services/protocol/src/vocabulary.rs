@@ -162,6 +162,22 @@ pub struct GarmentTerms {
     pub colours: Vec<String>,
 }
 
+/// Whether a category is a plural noun ("jeans", "trousers", "shoes"), so replies
+/// say "jeans" where they say "a shirt".
+pub fn is_plural(category: &str) -> bool {
+    matches!(category, "jeans" | "trousers" | "shoes")
+}
+
+/// The plural of a category for replies: "shirts", "dresses", "scarves", "jeans".
+pub fn plural(category: &str) -> String {
+    match category {
+        _ if is_plural(category) => category.to_owned(),
+        "dress" => "dresses".into(),
+        "scarf" => "scarves".into(),
+        other => format!("{other}s"),
+    }
+}
+
 /// Reads the category and colours a text names.
 ///
 /// Colours are [`COLOURS`] names (and a few synonyms such as "gray", "cream", "navy
