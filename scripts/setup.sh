@@ -16,7 +16,12 @@ cd "$(dirname "$0")/.."
 #   libsonic-dev: espeak-ng (built by piper-rs's espeak-rs-sys for the voice service's text to
 #     speech) links the system libsonic instead of git-cloning sonic, which fails offline
 #   espeak-ng sox: regenerate the spoken test fixtures (fixtures/audio/README.md)
-packages=(build-essential cmake clang libclang-dev pkg-config ca-certificates libsonic-dev espeak-ng sox)
+#   libopencv-dev opencv-data: the vision service's OpenCV 4.6 (dnn, objdetect, imgproc,
+#     features2d) through the opencv crate, and the Haar cascades it falls back to
+#   libdlib-dev libatlas-base-dev liblapack-dev: dlib's face landmarks and embeddings
+#     (dlib-face-recognition links dlib, cblas and lapack)
+packages=(build-essential cmake clang libclang-dev pkg-config ca-certificates libsonic-dev espeak-ng sox
+    libopencv-dev opencv-data libdlib-dev libatlas-base-dev liblapack-dev)
 command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 || packages+=(python3 python3-pip)
 command -v npm >/dev/null || packages+=(npm)
 

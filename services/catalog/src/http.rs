@@ -20,8 +20,8 @@ use axum::{Json, Router};
 use futures_util::Stream;
 use protocol::catalog::{
     CustomerRecord, EnrolRequest, GoesWithRequest, GoesWithResponse, IdentifyRequest,
-    IdentifyResponse, IngestReport, PreferencesUpdate, Product, PurchaseRequest, RejectedRow,
-    SearchRequest, SearchResponse, StockChanges, StockLevels,
+    IdentifyResponse, IngestReport, PreferencesUpdate, Product, ProductPage, ProductPageQuery,
+    PurchaseRequest, RejectedRow, SearchRequest, SearchResponse, StockChanges, StockLevels,
 };
 use service_kit::error::ApiError;
 use tokio_stream::StreamExt as _;
@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         service_token: state.service_token.clone(),
     };
     let open = Router::new()
+        .route("/v1/products", get(products_page))
         .route("/v1/products/search", post(search))
         .route("/v1/products/goes-with", post(goes_with))
         .route("/v1/products/{sku}", get(product))
@@ -143,6 +144,20 @@ async fn goes_with(
     Ok(Json(
         recommend::goes_with(&state.products, &state.customers, request).await?,
     ))
+}
+
+async fn products_page(
+    State(state): State<AppState>,
+    Query(query): Query<ProductPageQuery>,
+) -> Result<Json<ProductPage>, ApiError> {
+    let (products, next_cursor) = state
+        .products
+        .page(query.cursor.as_deref(), query.limit.unwrap_or(u32::MAX))
+        .await?;
+    Ok(Json(ProductPage {
+        products,
+        next_cursor,
+    }))
 }
 
 async fn product(

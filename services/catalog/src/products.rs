@@ -274,6 +274,33 @@ impl Products {
         }
     }
 
+    /// Up to `limit` products (capped at the search limit) after `cursor`, in the
+    /// store's order, and the cursor of the next page.
+    pub async fn page(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<Product>, Option<String>), CatalogError> {
+        let offset = match cursor {
+            Some(cursor) => Some(Uuid::parse_str(cursor).map_err(|_| {
+                CatalogError::InvalidRequest(format!(
+                    "cursor {cursor:?} is not one this catalog gave; start again without it"
+                ))
+            })?),
+            None => None,
+        };
+        let limit = limit.clamp(1, self.max_search_limit) as usize;
+        let (points, next) = self
+            .collection
+            .scroll(Filter::default(), limit, offset)
+            .await?;
+        let products = points
+            .into_iter()
+            .map(|point| product_of(point.payload))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((products, next.map(|id| id.to_string())))
+    }
+
     /// The product with this SKU and its stored vector.
     pub async fn get_with_vector(&self, sku: &str) -> Result<(Product, Vec<f32>), CatalogError> {
         let mut found = self.collection.get(vec![point_id(sku)], true).await?;

@@ -129,6 +129,28 @@ pub struct SearchResponse {
     pub hits: Vec<SearchHit>,
 }
 
+/// Query of `GET /v1/products`: the whole catalogue, one page at a time (the vision
+/// service indexes every product image this way).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProductPageQuery {
+    /// `next_cursor` of the previous page; absent for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Products per page; the catalog caps it at its search limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// One page of `GET /v1/products`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductPage {
+    /// Products of this page, in the store's order.
+    pub products: Vec<Product>,
+    /// Cursor of the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
 /// One product found by a search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchHit {

@@ -1,5 +1,7 @@
-//! The `vision` service API: what one camera frame shows (`POST /v1/analyze`).
-//! Frames are never stored; only this description leaves the service.
+//! The `vision` service API: what one camera frame shows
+//! (`POST /v1/vision/analyze`, the encoded JPEG or PNG as the body) and enrolment of a
+//! consenting customer's face (`POST /v1/vision/enrol`). Frames are never stored; only
+//! these descriptions leave the service.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +27,26 @@ pub struct Point {
     pub y: f32,
 }
 
-/// Response body of `POST /v1/analyze`.
+/// Query of `POST /v1/vision/analyze`: what to work out beyond finding faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnalyzeQuery {
+    /// Match good-quality faces against enrolled customers (through the catalog).
+    pub identify: bool,
+    /// Describe garments: worn (below the largest face) or held up (no face).
+    pub garments: bool,
+}
+
+impl Default for AnalyzeQuery {
+    fn default() -> Self {
+        Self {
+            identify: false,
+            garments: true,
+        }
+    }
+}
+
+/// Response body of `POST /v1/vision/analyze`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnalyzeResponse {
     /// Faces found, largest first.
@@ -34,6 +55,16 @@ pub struct AnalyzeResponse {
     /// Garments found on the person in front of the kiosk.
     #[serde(default)]
     pub garments: Vec<Garment>,
+    /// Width of the analysed frame in pixels (boxes are in this frame).
+    #[serde(default)]
+    pub width: u32,
+    /// Height of the analysed frame in pixels.
+    #[serde(default)]
+    pub height: u32,
+    /// Identification was asked for but the catalog could not answer: the faces are
+    /// reported without identity, and the kiosk carries on anonymously.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub identity_unavailable: bool,
 }
 
 /// One detected face.
@@ -47,9 +78,30 @@ pub struct Face {
     pub landmarks: Vec<Point>,
     /// Detection/sharpness quality 0..1; low-quality faces are not matched.
     pub quality: f32,
+    /// What lowers the quality, so the kiosk can say "please look at the screen".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issues: Vec<FaceIssue>,
     /// Matched opted-in customer, absent for anonymous customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityMatch>,
+}
+
+/// Why a face is not good enough to recognise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaceIssue {
+    /// Too few pixels across the face: step closer.
+    TooSmall,
+    /// Out of focus or moving.
+    Blurred,
+    /// Turned or tilted away from the camera.
+    TurnedAway,
+    /// Too dark.
+    TooDark,
+    /// Overexposed.
+    TooBright,
+    /// Partly outside the frame.
+    Cut,
 }
 
 /// A match of a face against enrolled (consenting) customers, done through `catalog`.
@@ -62,9 +114,23 @@ pub struct IdentityMatch {
     pub confidence: f32,
 }
 
+/// Where a garment was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GarmentKind {
+    /// Worn on the upper body (below the face): shirt, sweater, jacket.
+    UpperBody,
+    /// Worn on the lower body: trousers, skirt.
+    LowerBody,
+    /// Held up to the camera (no face in the frame), found by its catalogue image.
+    HeldUp,
+}
+
 /// One detected garment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Garment {
+    /// Where it was seen.
+    pub kind: GarmentKind,
     /// Where the garment is.
     pub region: BoundingBox,
     /// Dominant colour name, e.g. `pink`, matching catalogue colour names.
@@ -75,6 +141,26 @@ pub struct Garment {
     /// Catalogue products that look like it, best first.
     #[serde(default)]
     pub candidates: Vec<SkuCandidate>,
+}
+
+/// Body of `POST /v1/vision/enrol`: a customer who accepted on the kiosk's consent
+/// screen. The service embeds the face of each photo and enrols her through the
+/// catalog; the photos themselves are dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolFaceRequest {
+    /// Name to greet the customer by.
+    pub name: String,
+    /// The consent she gave, as the kiosk recorded it.
+    pub consent: crate::catalog::Consent,
+    /// One to a few photos (JPEG or PNG, standard base64), each showing her face.
+    pub photos_base64: Vec<String>,
+    /// Usual size per category, when she said it.
+    #[serde(default)]
+    pub sizes: std::collections::BTreeMap<String, String>,
+    /// Colours she said she likes.
+    #[serde(default)]
+    pub liked_colours: Vec<String>,
 }
 
 /// A catalogue product that may be the detected garment.
@@ -102,12 +188,14 @@ mod tests {
                 },
                 landmarks: vec![Point { x: 40.0, y: 60.0 }],
                 quality: 0.9,
+                issues: vec![],
                 identity: Some(IdentityMatch {
                     customer_id: "c-42".into(),
                     confidence: 0.97,
                 }),
             }],
             garments: vec![Garment {
+                kind: GarmentKind::UpperBody,
                 region: BoundingBox {
                     x: 0.0,
                     y: 150.0,
@@ -121,6 +209,9 @@ mod tests {
                     score: 0.88,
                 }],
             }],
+            width: 640,
+            height: 480,
+            identity_unavailable: false,
         };
         let json = serde_json::to_value(&resp).unwrap();
         assert_eq!(json["faces"][0]["box"]["width"], 100.0);

@@ -8,8 +8,8 @@ pub const CATEGORIES: [&str; 14] = [
     "skirt", "dress", "shoes", "scarf", "bag",
 ];
 
-/// Every colour name, as stored in `Product::colours` and named in slots; the catalog's
-/// palette gives each an sRGB value in this order.
+/// Every colour name, as stored in `Product::colours` and named in slots;
+/// [`PALETTE`] gives each an sRGB value in this order.
 pub const COLOURS: [&str; 23] = [
     "black",
     "charcoal",
@@ -34,6 +34,51 @@ pub const COLOURS: [&str; 23] = [
     "orange",
     "mustard",
     "yellow",
+];
+
+/// One named colour of the palette.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaletteColour {
+    /// Name as shown to customers and stored in `Product::colours`.
+    pub name: &'static str,
+    /// Three-letter code used in SKUs (`navy` → `NVY`), unique in the palette.
+    pub code: &'static str,
+    /// sRGB value the images use for this colour.
+    pub rgb: [u8; 3],
+}
+
+const fn c(name: &'static str, code: &'static str, rgb: [u8; 3]) -> PaletteColour {
+    PaletteColour { name, code, rgb }
+}
+
+/// Every catalogue colour: the canonical [`COLOURS`], in that order, each with its SKU
+/// code and the sRGB value product images are painted in (a test keeps the two lists
+/// equal). Neighbouring names are kept at least ~30 apart in RGB so a camera can still
+/// tell them apart.
+pub const PALETTE: &[PaletteColour] = &[
+    c("black", "BLK", [28, 28, 30]),
+    c("charcoal", "CHA", [64, 66, 72]),
+    c("grey", "GRY", [150, 150, 152]),
+    c("white", "WHT", [246, 246, 242]),
+    c("ivory", "IVO", [236, 226, 204]),
+    c("beige", "BEI", [214, 196, 164]),
+    c("camel", "CAM", [188, 140, 92]),
+    c("brown", "BRN", [110, 74, 50]),
+    c("khaki", "KHA", [176, 164, 104]),
+    c("olive", "OLV", [104, 106, 56]),
+    c("green", "GRN", [46, 125, 80]),
+    c("teal", "TEA", [30, 122, 122]),
+    c("navy", "NVY", [30, 42, 78]),
+    c("blue", "BLU", [50, 96, 170]),
+    c("light blue", "LBL", [160, 196, 228]),
+    c("purple", "PUR", [104, 60, 142]),
+    c("lilac", "LIL", [196, 168, 218]),
+    c("pink", "PNK", [240, 166, 186]),
+    c("red", "RED", [196, 44, 46]),
+    c("burgundy", "BUR", [118, 30, 50]),
+    c("orange", "ORG", [226, 122, 46]),
+    c("mustard", "MUS", [212, 162, 40]),
+    c("yellow", "YEL", [242, 212, 76]),
 ];
 
 /// What a word (or words) of a description names.
@@ -229,6 +274,12 @@ pub fn garment_terms(text: &str) -> GarmentTerms {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
+
+    #[test]
+    fn palette_names_are_the_colours_in_order() {
+        let names: Vec<&str> = PALETTE.iter().map(|c| c.name).collect();
+        assert_eq!(names, COLOURS);
+    }
     use super::*;
 
     fn terms(category: Option<&str>, colours: &[&str]) -> GarmentTerms {

@@ -309,6 +309,39 @@ pub struct VisionConfig {
     /// Base URL other services use to reach this one, when it differs from
     /// `http://host:port` (e.g. a k3s Service name).
     pub url: Option<String>,
+    /// Manifest entry of the face detector (BlazeFace ONNX, run by OpenCV's dnn).
+    pub face_detector: String,
+    /// Manifest entry of the face landmark and embedding models (dlib).
+    pub face_embedder: String,
+    /// OpenCV Haar cascade used when BlazeFace finds no face (Debian's `opencv-data`);
+    /// absent or missing means no fallback.
+    pub face_cascade: Option<PathBuf>,
+    /// Lowest BlazeFace score taken as a face (0..1).
+    pub min_detection_score: f32,
+    /// Lowest face quality (size, sharpness, pose, light; 0..1) that is identified or
+    /// enrolled; poorer faces are reported with their issues but never matched.
+    pub min_face_quality: f32,
+    /// Most faces of one frame that are embedded and identified (largest first).
+    pub max_faces: usize,
+    /// Frames analysed at once (each worker holds its own detector and embedder).
+    pub workers: usize,
+    /// Frames waiting for a worker before new ones get 503.
+    pub queue: usize,
+    /// Largest request body in bytes (an encoded frame or photo).
+    pub max_body_bytes: usize,
+    /// Largest decoded image in pixels (width × height); checked from the header
+    /// before decoding, so a decompression bomb costs nothing.
+    pub max_image_pixels: u64,
+    /// Largest width or height in pixels.
+    pub max_image_side: u32,
+    /// Photos one enrolment may send.
+    pub max_enrol_photos: usize,
+    /// How often the catalogue image index is rebuilt from the catalog, in seconds.
+    pub catalogue_refresh_secs: u64,
+    /// Deadline of one call to the catalog, in milliseconds.
+    pub catalog_timeout_ms: u64,
+    /// Catalogue products proposed per garment.
+    pub garment_candidates: usize,
 }
 
 impl Default for VisionConfig {
@@ -317,7 +350,62 @@ impl Default for VisionConfig {
             host: DEFAULT_HOST.into(),
             port: Service::Vision.default_port(),
             url: None,
+            face_detector: "blazeface".into(),
+            face_embedder: "dlib-face-recognition".into(),
+            face_cascade: Some(PathBuf::from(
+                "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
+            )),
+            min_detection_score: 0.6,
+            min_face_quality: 0.5,
+            max_faces: 3,
+            workers: 2,
+            queue: 8,
+            max_body_bytes: 8 * 1024 * 1024,
+            max_image_pixels: 16_000_000,
+            max_image_side: 8192,
+            max_enrol_photos: 5,
+            catalogue_refresh_secs: 300,
+            catalog_timeout_ms: 3000,
+            garment_candidates: 3,
         }
+    }
+}
+
+impl VisionConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let at_least_one = [
+            ("vision.max_faces", self.max_faces),
+            ("vision.workers", self.workers),
+            ("vision.max_body_bytes", self.max_body_bytes),
+            ("vision.max_enrol_photos", self.max_enrol_photos),
+            ("vision.garment_candidates", self.garment_candidates),
+        ];
+        for (field, value) in at_least_one {
+            if value == 0 {
+                return Err(ConfigError::invalid(field, "must be at least 1"));
+            }
+        }
+        for (field, value) in [
+            ("vision.min_detection_score", self.min_detection_score),
+            ("vision.min_face_quality", self.min_face_quality),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(ConfigError::invalid(field, "must be between 0 and 1"));
+            }
+        }
+        if self.max_image_pixels < 64 * 64 || self.max_image_side < 64 {
+            return Err(ConfigError::invalid(
+                "vision.max_image_pixels",
+                "max_image_pixels must be at least 4096 and max_image_side at least 64",
+            ));
+        }
+        if self.catalogue_refresh_secs == 0 || self.catalog_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "vision.catalogue_refresh_secs",
+                "catalogue_refresh_secs and catalog_timeout_ms must be at least 1",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -715,6 +803,7 @@ impl Config {
             check_http_url("telemetry.otlp_endpoint", endpoint)?;
         }
         self.voice.validate()?;
+        self.vision.validate()?;
         self.dialogue.validate()?;
         self.catalog.validate()?;
         Ok(())

@@ -1,4 +1,4 @@
-//! What every service shares: layered config, telemetry and metrics, JSON errors,
+//! What every service shares: layered config, calls to other services, telemetry and metrics, JSON errors,
 //! request ids, health and readiness, and serving with graceful shutdown.
 //!
 //! A service's `main` is typically:
@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod health;

