@@ -145,6 +145,39 @@ async fn a_product_is_found_by_sku_and_an_unknown_sku_is_a_404() {
     );
 }
 
+/// The whole catalogue, a page at a time (how the vision service indexes the product
+/// images): every product exactly once, and a made-up cursor is refused.
+#[tokio::test]
+async fn the_catalogue_pages_through_every_product_once() {
+    let mut seen = Vec::new();
+    let mut path = "/v1/products?limit=100".to_owned();
+    let mut pages = 0;
+    loop {
+        let (status, body) = call("GET", &path, Key::None, None).await;
+        assert_eq!(status, 200, "{body}");
+        let page: protocol::catalog::ProductPage = serde_json::from_value(body).unwrap();
+        assert!(page.products.len() <= 100);
+        seen.extend(page.products.into_iter().map(|p| p.sku));
+        pages += 1;
+        match page.next_cursor {
+            Some(cursor) => path = format!("/v1/products?limit=100&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = fixtures().iter().map(|p| p.sku.clone()).collect();
+    expected.sort();
+    let count = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), count, "no product twice");
+    assert_eq!(seen, expected, "every fixture product, in {pages} pages");
+    assert!(pages >= 4, "350 products at 100 a page");
+
+    let (status, body) = call("GET", "/v1/products?cursor=not-a-cursor", Key::None, None).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "invalid_request");
+}
+
 #[tokio::test]
 async fn the_product_image_is_a_png_of_the_garment() {
     let fixture = &fixtures()[0];

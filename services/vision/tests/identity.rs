@@ -272,3 +272,53 @@ fn the_same_person_matches_and_different_people_do_not() {
         "the same person is recognised across variants (TAR {tar:.3})"
     );
 }
+
+/// A face too small, blurred, turned or in the dark is reported with the reason and
+/// never embedded: matching it could greet the wrong customer.
+#[test]
+fn poor_faces_are_reported_with_their_reason_and_not_embedded() {
+    use protocol::vision::FaceIssue;
+    let mut analyzer = analyzer();
+    let portrait = decode(&common::photo("obama.jpg"), LIMITS).unwrap();
+    let good = analyzer.analyze(&portrait, true).unwrap();
+    assert!(good[0].embedding.is_some(), "the untouched portrait is usable");
+
+    let mut blurred = Mat::default();
+    imgproc::gaussian_blur(
+        &portrait.bgr,
+        &mut blurred,
+        Size::new(0, 0),
+        12.0,
+        12.0,
+        opencv::core::BORDER_DEFAULT,
+    )
+    .unwrap();
+    let mut dark = Mat::default();
+    portrait.bgr.convert_to(&mut dark, -1, 0.12, 0.0).unwrap();
+    let mut small = Mat::default();
+    let factor = 40.0 / f64::from(good[0].face.bbox.width);
+    imgproc::resize(&portrait.bgr, &mut small, Size::default(), factor, factor, imgproc::INTER_AREA)
+        .unwrap();
+    for (what, image, issue) in [
+        ("blurred", blurred, FaceIssue::Blurred),
+        ("in the dark", dark, FaceIssue::TooDark),
+        ("40 pixels across", small, FaceIssue::TooSmall),
+    ] {
+        let frame = decode(&encode_png(&image), LIMITS).unwrap();
+        let faces = analyzer.analyze(&frame, true).unwrap();
+        eprintln!(
+            "{what}: {:?}",
+            faces.iter().map(|f| (f.face.quality, f.face.issues.clone())).collect::<Vec<_>>()
+        );
+        let face = faces.first().unwrap_or_else(|| panic!("{what}: the face is still found"));
+        assert!(face.face.issues.contains(&issue), "{what}: {:?}", face.face.issues);
+        assert!(face.embedding.is_none(), "{what}: not embedded");
+    }
+    // A turned-away face: the first face of the group photo looks to the side.
+    let group = decode(&common::photo("t1.jpg"), LIMITS).unwrap();
+    let faces = analyzer.analyze(&group, true).unwrap();
+    assert!(
+        faces.iter().any(|f| f.face.issues.contains(&FaceIssue::TurnedAway) && f.embedding.is_none()),
+        "a face in profile is refused"
+    );
+}
