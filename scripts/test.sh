@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project on real models: set-up (idempotent), formatting,
-# lints, then the whole workspace's tests. CI (.ci/run) calls exactly this.
+# lints, the whole workspace's tests, then the Helm chart's. CI (.ci/run) calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,3 +8,6 @@ scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# The Helm chart: lint, render, validate against the Kubernetes schemas, invariants; each
+# rendered config is also loaded by the kiosk binary the tests just built.
+SHOP_KIOSK_BIN="${CARGO_TARGET_DIR:-target}/debug/kiosk" scripts/test-helm.sh
