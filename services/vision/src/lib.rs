@@ -112,6 +112,11 @@ pub fn load(config: &Config) -> Result<Vec<FaceAnalyzer>, StartError> {
     if let Some(path) = cascade.filter(|p| !p.is_file()) {
         tracing::warn!(path = %path.display(), "Haar cascade not found; no fallback detector (install opencv-data)");
     }
+    if vision.workers > 1 {
+        // One frame per worker and per core: OpenCV's own thread pool on top would
+        // oversubscribe the cores and slow every worker down.
+        opencv::core::set_num_threads(1).map_err(VisionError::from)?;
+    }
     let paths = FaceModelPaths {
         blazeface_front: front,
         blazeface_back: back,
