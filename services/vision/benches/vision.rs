@@ -187,7 +187,9 @@ fn main() {
         for _ in 0..60 {
             let started = Instant::now();
             let response = client
-                .post(format!("{vision}/v1/vision/analyze?identify=true&garments=false"))
+                .post(format!(
+                    "{vision}/v1/vision/analyze?identify=true&garments=false"
+                ))
                 .body(jpeg.clone())
                 .send()
                 .await

@@ -49,7 +49,7 @@ pub fn clamp(region: &BoundingBox, width: f32, height: f32) -> Option<BoundingBo
     let top = region.y.max(0.0);
     let right = (region.x + region.width).min(width);
     let bottom = (region.y + region.height).min(height);
-    (right - left >= MIN_REGION_SIDE && bottom - top >= MIN_REGION_SIDE).then(|| BoundingBox {
+    (right - left >= MIN_REGION_SIDE && bottom - top >= MIN_REGION_SIDE).then_some(BoundingBox {
         x: left,
         y: top,
         width: right - left,

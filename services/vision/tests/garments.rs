@@ -25,8 +25,11 @@ const TOP3_RATE: f64 = 0.80;
 /// Held-up garment: share of correct first answers whose region overlaps the pasted
 /// garment with IoU >= 0.5.
 const REGION_RATE: f64 = 0.80;
-/// Pattern accuracy against `Product::pattern`.
-const PATTERN_RATE: f64 = 0.80;
+/// Pattern accuracy against `Product::pattern` on the product images (measured 1.0).
+const PATTERN_RATE: f64 = 0.95;
+/// Colour naming and pattern accuracy on the held-up frames, inside the garment's true
+/// box and mask (measured 0.97 and 0.96): what compression, scaling and rotation cost.
+const HELD_UP_READING_RATE: f64 = 0.90;
 
 /// Frame size of the held-up test (a webcam's VGA).
 const FRAME: Size = Size {
@@ -160,10 +163,20 @@ fn backgrounds() -> Vec<Mat> {
         .collect()
 }
 
+/// A product held up in front of a photo.
+struct HeldUp {
+    /// The JPEG-compressed frame.
+    frame: Mat,
+    /// The garment's true box.
+    truth: Rect,
+    /// The garment's true pixels (its alpha mask, moved like the garment).
+    mask: Mat,
+}
+
 /// A product image held up in front of `background`: scaled, rotated about the
 /// garment's centre, placed so the garment stays in the frame, alpha-blended and
-/// JPEG-compressed at quality 80. Returns the frame and the garment's true box.
-fn held_up(png: &[u8], background: &Mat, rng: &mut Rng) -> (Mat, Rect) {
+/// JPEG-compressed at quality 80.
+fn held_up(png: &[u8], background: &Mat, rng: &mut Rng) -> HeldUp {
     let bgra =
         imgcodecs::imdecode(&Vector::<u8>::from_slice(png), imgcodecs::IMREAD_UNCHANGED).unwrap();
     let mut alpha = Mat::default();
@@ -241,7 +254,11 @@ fn held_up(png: &[u8], background: &Mat, rng: &mut Rng) -> (Mat, Rect) {
     )
     .unwrap();
     let frame = imgcodecs::imdecode(&jpeg, imgcodecs::IMREAD_COLOR).unwrap();
-    (frame, truth)
+    HeldUp {
+        frame,
+        truth,
+        mask: solid,
+    }
 }
 
 fn iou(a: Rect, b: Rect) -> f64 {
@@ -277,15 +294,25 @@ fn held_up_garments_are_found_in_the_catalogue() {
     };
 
     let backgrounds = backgrounds();
-    let mut rng = Rng(0x6a72_6d65_6e74_73);
+    // GARMENTS_SEED=<u64> tries other poses; the asserted figures are for the default.
+    let seed = std::env::var("GARMENTS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x006a_726d_656e_7473);
+    let mut rng = Rng(seed);
     let (mut top1, mut top3, mut top1_twin, mut with_region, mut region_hits) = (0, 0, 0, 0, 0);
+    let (mut colour_hits, mut pattern_hits) = (0, 0);
     let mut query_time = 0.0;
     let mut per_category: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for (i, (product, png)) in catalogue.iter().enumerate() {
-        let (frame, truth) = held_up(png, &backgrounds[i % backgrounds.len()], &mut rng);
-        if i == 0 && std::env::var_os("GARMENTS_SAVE").is_some() {
-            imgcodecs::imwrite("/tmp/held_up_0.jpg", &frame, &Vector::new()).unwrap();
-        }
+        let HeldUp { frame, truth, mask } =
+            held_up(png, &backgrounds[i % backgrounds.len()], &mut rng);
+        // Colour and pattern of the garment as the camera sees it (k = 0: no search).
+        let reading = describe_garment(&frame, truth, Some(&mask), &index, 0).unwrap();
+        colour_hits += usize::from(reading.colour == Some(product.colours[0].as_str()));
+        pattern_hits += usize::from(
+            Some(reading.pattern) == Pattern::from_catalogue(product.pattern.as_deref()),
+        );
         let start = Instant::now();
         let matches = index.best_matches(&frame, None, 3).unwrap();
         query_time += start.elapsed().as_secs_f64();
@@ -328,6 +355,11 @@ fn held_up_garments_are_found_in_the_catalogue() {
     eprintln!(
         "  correct top-1 with a region: {with_region}/{top1}; IoU >= 0.5 for {region_hits} = {region_rate:.3}"
     );
+    eprintln!(
+        "  on the held-up frames (true box and mask): colour {:.3}, pattern {:.3}",
+        percent(colour_hits, n),
+        percent(pattern_hits, n)
+    );
     for (category, (hits, total)) in &per_category {
         eprintln!("  {category}: top-3 {hits}/{total}");
     }
@@ -338,6 +370,11 @@ fn held_up_garments_are_found_in_the_catalogue() {
         FRAME.height
     );
     assert!(rate3 >= TOP3_RATE, "top-3 rate {rate3:.3} < {TOP3_RATE}");
+    assert!(
+        percent(colour_hits, n) >= HELD_UP_READING_RATE
+            && percent(pattern_hits, n) >= HELD_UP_READING_RATE,
+        "held-up colour {colour_hits}/{n}, pattern {pattern_hits}/{n}"
+    );
     assert!(
         region_rate >= REGION_RATE && with_region * 10 >= top1 * 8,
         "regions: {region_hits}/{with_region} overlap, {with_region}/{top1} present"
@@ -359,7 +396,7 @@ fn describe_garment_reads_a_held_up_product() {
         .find(|(p, _)| p.pattern.as_deref() == Some("striped") && p.category == "t-shirt")
         .unwrap();
     let mut rng = Rng(7);
-    let (frame, truth) = held_up(png, &backgrounds()[0], &mut rng);
+    let HeldUp { frame, truth, .. } = held_up(png, &backgrounds()[0], &mut rng);
     let reading = describe_garment(&frame, truth, None, &index, 3).unwrap();
     eprintln!("{} read as {reading:?}", product.sku);
     assert_eq!(reading.colour, Some(product.colours[0].as_str()));

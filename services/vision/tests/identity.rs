@@ -281,7 +281,10 @@ fn poor_faces_are_reported_with_their_reason_and_not_embedded() {
     let mut analyzer = analyzer();
     let portrait = decode(&common::photo("obama.jpg"), LIMITS).unwrap();
     let good = analyzer.analyze(&portrait, true).unwrap();
-    assert!(good[0].embedding.is_some(), "the untouched portrait is usable");
+    assert!(
+        good[0].embedding.is_some(),
+        "the untouched portrait is usable"
+    );
 
     let mut blurred = Mat::default();
     imgproc::gaussian_blur(
@@ -297,8 +300,15 @@ fn poor_faces_are_reported_with_their_reason_and_not_embedded() {
     portrait.bgr.convert_to(&mut dark, -1, 0.12, 0.0).unwrap();
     let mut small = Mat::default();
     let factor = 40.0 / f64::from(good[0].face.bbox.width);
-    imgproc::resize(&portrait.bgr, &mut small, Size::default(), factor, factor, imgproc::INTER_AREA)
-        .unwrap();
+    imgproc::resize(
+        &portrait.bgr,
+        &mut small,
+        Size::default(),
+        factor,
+        factor,
+        imgproc::INTER_AREA,
+    )
+    .unwrap();
     for (what, image, issue) in [
         ("blurred", blurred, FaceIssue::Blurred),
         ("in the dark", dark, FaceIssue::TooDark),
@@ -308,17 +318,28 @@ fn poor_faces_are_reported_with_their_reason_and_not_embedded() {
         let faces = analyzer.analyze(&frame, true).unwrap();
         eprintln!(
             "{what}: {:?}",
-            faces.iter().map(|f| (f.face.quality, f.face.issues.clone())).collect::<Vec<_>>()
+            faces
+                .iter()
+                .map(|f| (f.face.quality, f.face.issues.clone()))
+                .collect::<Vec<_>>()
         );
-        let face = faces.first().unwrap_or_else(|| panic!("{what}: the face is still found"));
-        assert!(face.face.issues.contains(&issue), "{what}: {:?}", face.face.issues);
+        let face = faces
+            .first()
+            .unwrap_or_else(|| panic!("{what}: the face is still found"));
+        assert!(
+            face.face.issues.contains(&issue),
+            "{what}: {:?}",
+            face.face.issues
+        );
         assert!(face.embedding.is_none(), "{what}: not embedded");
     }
     // A turned-away face: the first face of the group photo looks to the side.
     let group = decode(&common::photo("t1.jpg"), LIMITS).unwrap();
     let faces = analyzer.analyze(&group, true).unwrap();
     assert!(
-        faces.iter().any(|f| f.face.issues.contains(&FaceIssue::TurnedAway) && f.embedding.is_none()),
+        faces
+            .iter()
+            .any(|f| f.face.issues.contains(&FaceIssue::TurnedAway) && f.embedding.is_none()),
         "a face in profile is refused"
     );
 }

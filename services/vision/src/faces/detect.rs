@@ -221,10 +221,10 @@ impl FaceDetector {
         let mut faces = self.front.detect(&square, side as f32, self.min_score)?;
         faces.extend(self.back.detect(&square, side as f32, self.min_score)?);
         let mut faces = suppress(faces);
-        if faces.is_empty() {
-            if let Some(cascade) = &mut self.cascade {
-                faces = cascade_faces(cascade, bgr)?;
-            }
+        if faces.is_empty()
+            && let Some(cascade) = &mut self.cascade
+        {
+            faces = cascade_faces(cascade, bgr)?;
         }
         let (w, h) = (width as f32, height as f32);
         faces.retain_mut(|face| {

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use opencv::core::{self, Mat, Rect, Scalar, Size, TermCriteria, Vec3b, Vec3f};
+use opencv::core::{self, Mat, Rect, Size, TermCriteria, Vec3b, Vec3f};
 use opencv::imgproc;
 use opencv::prelude::*;
 use protocol::vocabulary::PALETTE;
@@ -83,7 +83,7 @@ pub struct ColourReading {
 }
 
 /// Most pixels clustered per call: bounds the k-means work whatever the image size.
-pub(crate) const MAX_SAMPLES: i32 = 4096;
+pub const MAX_SAMPLES: i32 = 4096;
 /// Clusters: the base colour, an accent, seams/shadows and mixed edge pixels.
 const CLUSTERS: i32 = 4;
 /// Fixed RNG seed so that the same pixels always give the same answer.
@@ -312,8 +312,8 @@ fn palette_lab() -> opencv::Result<&'static [[f32; 3]]> {
 
 /// Scalar for a BGR colour given as sRGB, for drawing.
 #[cfg(test)]
-pub(crate) fn bgr_scalar(rgb: [u8; 3]) -> Scalar {
-    Scalar::new(
+pub(crate) fn bgr_scalar(rgb: [u8; 3]) -> opencv::core::Scalar {
+    opencv::core::Scalar::new(
         f64::from(rgb[2]),
         f64::from(rgb[1]),
         f64::from(rgb[0]),
@@ -387,7 +387,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
-    use opencv::core::{CV_8UC1, CV_8UC3, Point};
+    use opencv::core::{CV_8UC1, CV_8UC3, Point, Scalar};
 
     fn filled(rgb: [u8; 3]) -> Mat {
         Mat::new_rows_cols_with_default(120, 90, CV_8UC3, bgr_scalar(rgb)).unwrap()

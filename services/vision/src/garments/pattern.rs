@@ -73,6 +73,9 @@ pub struct TextureStats {
 const WORK_SIDE: f64 = 180.0;
 /// Strength of a colour edge: Sobel response of a step of about 6 CIELAB units.
 const EDGE_STRENGTH: f64 = 24.0;
+/// Edge density below which fabric is plain: on the catalogue's images, seams, pockets
+/// and buttons of plain garments stay under 0.2, patterns start near 0.3.
+const SOLID_DENSITY: f32 = 0.24;
 /// Orientation bins over 180° (5° each).
 const BINS: usize = 36;
 
@@ -84,11 +87,12 @@ pub fn classify_pattern(bgr: &Mat, mask: Option<&Mat>) -> opencv::Result<Pattern
 impl TextureStats {
     /// The pattern these statistics describe.
     pub fn pattern(&self) -> Pattern {
-        if self.edge_density < 0.10 {
+        let axes = self.dominant + self.orthogonal;
+        if self.edge_density < SOLID_DENSITY {
             Pattern::Solid
         } else if self.dominant >= 0.55 && self.orthogonal < 0.4 * self.dominant {
             Pattern::Striped
-        } else if self.dominant + self.orthogonal >= 0.6 && self.diagonal < 0.5 * self.orthogonal {
+        } else if axes >= 0.55 && self.diagonal < 0.5 * axes {
             Pattern::Checked
         } else {
             Pattern::Printed
