@@ -87,10 +87,10 @@ where
 async fn wait_ready(url: &str) {
     let client = reqwest::Client::new();
     for _ in 0..9000 {
-        if let Ok(response) = client.get(format!("{url}/readyz")).send().await {
-            if response.status().is_success() {
-                return;
-            }
+        if let Ok(response) = client.get(format!("{url}/readyz")).send().await
+            && response.status().is_success()
+        {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
