@@ -704,6 +704,62 @@ pub struct TryonConfig {
     /// Base URL other services use to reach this one, when it differs from
     /// `http://host:port` (e.g. a k3s Service name).
     pub url: Option<String>,
+    /// Try-ons and generations computed at once (each holds one CPU core).
+    pub workers: usize,
+    /// Requests waiting for a worker before new ones get 503 with Retry-After.
+    pub queue: usize,
+    /// Largest request body in bytes (a JSON body carries the photo in base64, a third
+    /// larger than the file).
+    pub max_body_bytes: usize,
+    /// Largest decoded photo or garment picture in pixels (width × height); checked
+    /// from the header before decoding, so a decompression bomb costs nothing. A
+    /// try-on's working memory grows with it (about 30 bytes a pixel at worst): 12 MP,
+    /// a phone photo, is the default; a kiosk camera sends 1 to 2 MP.
+    pub max_image_pixels: u64,
+    /// Largest width or height of a photo in pixels.
+    pub max_image_side: u32,
+    /// OpenCV Haar cascade that finds the face the body is placed from (Debian's
+    /// `opencv-data`).
+    pub face_cascade: PathBuf,
+    /// Longest side, in pixels, of the reduced copy of the photo that the face and the
+    /// person's outline are found in (the garment is drawn at full size).
+    pub analysis_side: u32,
+    /// Deadline of one call to the catalog (product and image), in milliseconds.
+    pub catalog_timeout_ms: u64,
+    /// Who draws `/v1/images/generations`: the built-in garment renderer (`local`, the
+    /// default) or an OpenAI-compatible image server (`remote`, e.g. a diffusion model
+    /// on a GPU node), with the renderer as fallback when it fails.
+    pub image_backend: ImageBackend,
+    /// Base URL of the remote image server (without `/v1`), for `remote`.
+    pub remote_url: Option<String>,
+    /// Model name sent to the remote image server.
+    pub remote_model: String,
+    /// Bearer key for the remote image server, if it wants one.
+    pub remote_api_key: Option<String>,
+    /// Deadline of one remote generation, in milliseconds.
+    pub remote_timeout_ms: u64,
+    /// Most images one generation request may ask for (`n`).
+    pub max_images: u32,
+    /// Largest width or height of a generated image in pixels.
+    pub max_generated_side: u32,
+    /// Longest prompt accepted, in characters.
+    pub max_prompt_chars: usize,
+    /// Generated images kept in memory for `response_format = url`; the oldest is
+    /// dropped beyond it.
+    pub stored_images: usize,
+    /// How long a stored generated image can be fetched, in seconds.
+    pub stored_image_ttl_secs: u64,
+}
+
+/// See [`TryonConfig::image_backend`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageBackend {
+    /// The garment renderer in the tryon process.
+    #[default]
+    Local,
+    /// An OpenAI-compatible image server at `remote_url`.
+    Remote,
 }
 
 impl Default for TryonConfig {
@@ -712,7 +768,94 @@ impl Default for TryonConfig {
             host: DEFAULT_HOST.into(),
             port: Service::Tryon.default_port(),
             url: None,
+            workers: 2,
+            queue: 8,
+            max_body_bytes: 24 * 1024 * 1024,
+            max_image_pixels: 12_000_000,
+            max_image_side: 8192,
+            face_cascade: PathBuf::from(
+                "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
+            ),
+            analysis_side: 400,
+            catalog_timeout_ms: 3000,
+            image_backend: ImageBackend::Local,
+            remote_url: None,
+            remote_model: "default".into(),
+            remote_api_key: None,
+            remote_timeout_ms: 60_000,
+            max_images: 4,
+            max_generated_side: 1024,
+            max_prompt_chars: 1000,
+            stored_images: 64,
+            stored_image_ttl_secs: 600,
         }
+    }
+}
+
+impl TryonConfig {
+    /// Range checks of the try-on settings, naming the field.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let at_least_one = [
+            ("tryon.workers", self.workers),
+            ("tryon.max_body_bytes", self.max_body_bytes),
+            ("tryon.max_prompt_chars", self.max_prompt_chars),
+            ("tryon.stored_images", self.stored_images),
+        ];
+        for (field, value) in at_least_one {
+            if value == 0 {
+                return Err(ConfigError::invalid(field, "must be at least 1"));
+            }
+        }
+        if self.max_image_pixels < 64 * 64 || self.max_image_side < 64 {
+            return Err(ConfigError::invalid(
+                "tryon.max_image_pixels",
+                "max_image_pixels must be at least 4096 and max_image_side at least 64",
+            ));
+        }
+        if !(128..=2048).contains(&self.analysis_side) {
+            return Err(ConfigError::invalid(
+                "tryon.analysis_side",
+                "must be between 128 and 2048",
+            ));
+        }
+        if !(1..=16).contains(&self.max_images) {
+            return Err(ConfigError::invalid(
+                "tryon.max_images",
+                "must be between 1 and 16",
+            ));
+        }
+        if !(64..=4096).contains(&self.max_generated_side) {
+            return Err(ConfigError::invalid(
+                "tryon.max_generated_side",
+                "must be between 64 and 4096",
+            ));
+        }
+        if self.face_cascade.as_os_str().is_empty() {
+            return Err(ConfigError::invalid(
+                "tryon.face_cascade",
+                "must name the Haar cascade file",
+            ));
+        }
+        match (&self.image_backend, &self.remote_url) {
+            (ImageBackend::Remote, None) => {
+                return Err(ConfigError::invalid(
+                    "tryon.remote_url",
+                    "is required when tryon.image_backend is \"remote\"",
+                ));
+            }
+            (_, Some(url)) => check_http_url("tryon.remote_url", url)?,
+            (ImageBackend::Local, None) => {}
+        }
+        if self.catalog_timeout_ms == 0
+            || self.remote_timeout_ms == 0
+            || self.stored_image_ttl_secs == 0
+        {
+            return Err(ConfigError::invalid(
+                "tryon.catalog_timeout_ms",
+                "catalog_timeout_ms, remote_timeout_ms and stored_image_ttl_secs must be at least 1",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -806,6 +949,7 @@ impl Config {
         self.vision.validate()?;
         self.dialogue.validate()?;
         self.catalog.validate()?;
+        self.tryon.validate()?;
         Ok(())
     }
 
