@@ -27,7 +27,7 @@ use opencv::{imgcodecs, imgproc};
 use serde_json::json;
 use service_kit::config::VisionConfig;
 use vision::decode::{ImageLimits, decode};
-use vision::faces::{FaceAnalyzer, FaceModelPaths};
+use vision::faces::{FaceAnalyzer, FaceModelFiles};
 
 const LIMITS: ImageLimits = ImageLimits {
     max_pixels: 16_000_000,
@@ -35,23 +35,9 @@ const LIMITS: ImageLimits = ImageLimits {
 };
 
 fn analyzer() -> FaceAnalyzer {
-    let models = common::models_dir();
     let vision = VisionConfig::default();
-    let detector = models::verify_installed(&models, &vision.face_detector).unwrap();
-    let embedder = models::verify_installed(&models, &vision.face_embedder).unwrap();
-    FaceAnalyzer::load(
-        &FaceModelPaths {
-            blazeface_front: &detector[0],
-            blazeface_back: &detector[1],
-            cascade: vision.face_cascade.as_deref(),
-            shape_predictor: &embedder[0],
-            encoder: &embedder[1],
-        },
-        vision.min_detection_score,
-        vision.min_face_quality,
-        vision.max_faces,
-    )
-    .unwrap()
+    let files = FaceModelFiles::verify(&common::models_dir(), &vision).unwrap();
+    FaceAnalyzer::load(&files, &vision).unwrap()
 }
 
 /// obama.jpg fitted into 640 × 480, grey bars at the sides: a kiosk camera's framing.
@@ -108,7 +94,7 @@ fn peak_rss_mib() -> f64 {
 
 fn main() {
     let jpeg = kiosk_frame_jpeg();
-    let frame = decode(&jpeg, LIMITS).unwrap();
+    let frame = decode("test image", &jpeg, LIMITS).unwrap();
     assert_eq!((frame.width(), frame.height()), (640, 480));
 
     // One worker: detection, quality and embedding of the face.
@@ -140,7 +126,7 @@ fn main() {
             let jpeg = &jpeg;
             scope.spawn(move || {
                 let mut analyzer = analyzer();
-                let frame = decode(jpeg, LIMITS).unwrap();
+                let frame = decode("test image", jpeg, LIMITS).unwrap();
                 for _ in 0..rounds {
                     analyzer.analyze(&frame, true).unwrap();
                 }
@@ -201,7 +187,7 @@ fn main() {
         faces_only.sort_by(f64::total_cmp);
         let started = Instant::now();
         for _ in 0..20 {
-            decode(&jpeg, LIMITS).unwrap();
+            decode("test image", &jpeg, LIMITS).unwrap();
         }
         let decode_ms = started.elapsed().as_secs_f64() * 1000.0 / 20.0;
         (

@@ -3,44 +3,17 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use image_input::ImageError;
 use protocol::vision::FaceIssue;
 use service_kit::error::ApiErrorCode;
 
 /// Why a vision request was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum VisionError {
-    /// The body was empty.
-    #[error("the request body is empty; send a JPEG or PNG image")]
-    EmptyImage,
-    /// The bytes are neither JPEG nor PNG.
-    #[error("the image is not a JPEG or PNG ({0}); send a JPEG or PNG image")]
-    UnsupportedFormat(String),
-    /// The header declares more pixels than allowed (a decompression bomb, or a photo
-    /// far larger than a camera frame).
-    #[error(
-        "the image is {width}x{height} pixels; at most {max_pixels} pixels and {max_side} per side are accepted, scale it down"
-    )]
-    ImageTooLarge {
-        /// Declared width.
-        width: u32,
-        /// Declared height.
-        height: u32,
-        /// Pixel limit.
-        max_pixels: u64,
-        /// Side limit.
-        max_side: u32,
-    },
-    /// The image could not be decoded (truncated or corrupt data).
-    #[error("the image could not be decoded ({0}); send an intact JPEG or PNG")]
-    CorruptImage(String),
-    /// A base64 photo of an enrolment could not be read.
-    #[error("photo {index} is not valid base64: {message}")]
-    BadBase64 {
-        /// Which photo (0-based).
-        index: usize,
-        /// What is wrong.
-        message: String,
-    },
+    /// A frame or photo was refused (not JPEG/PNG, corrupt, too large, bad base64);
+    /// the shared image input says which and why.
+    #[error(transparent)]
+    Image(#[from] ImageError),
     /// An enrolment request that cannot be served as sent.
     #[error("{0}")]
     InvalidRequest(String),
@@ -91,12 +64,8 @@ impl From<opencv::Error> for VisionError {
 impl ApiErrorCode for VisionError {
     fn status(&self) -> StatusCode {
         match self {
-            VisionError::EmptyImage
-            | VisionError::CorruptImage(_)
-            | VisionError::BadBase64 { .. }
-            | VisionError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            VisionError::UnsupportedFormat(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            VisionError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            VisionError::Image(error) => error.status(),
+            VisionError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             VisionError::NoFace { .. } | VisionError::PoorFace { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -115,11 +84,7 @@ impl ApiErrorCode for VisionError {
 
     fn code(&self) -> &'static str {
         match self {
-            VisionError::EmptyImage => "empty_image",
-            VisionError::UnsupportedFormat(_) => "unsupported_image_format",
-            VisionError::ImageTooLarge { .. } => "image_too_large",
-            VisionError::CorruptImage(_) => "corrupt_image",
-            VisionError::BadBase64 { .. } => "invalid_base64",
+            VisionError::Image(error) => error.code(),
             VisionError::InvalidRequest(_) => "invalid_request",
             VisionError::NoFace { .. } => "no_face",
             VisionError::PoorFace { .. } => "face_quality_too_low",

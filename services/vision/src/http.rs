@@ -9,7 +9,6 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use base64::Engine as _;
 use protocol::catalog::{CustomerRecord, EnrolRequest, IdentifyRequest, IdentifyResponse};
 use protocol::vision::{AnalyzeQuery, AnalyzeResponse, EnrolFaceRequest, IdentityMatch};
 use service_kit::client::CallError;
@@ -57,7 +56,7 @@ async fn analyze(
     let ((width, height), analysis) = state
         .pool
         .run(move |analyzer| {
-            let frame = decode(&body, limits)?;
+            let frame = decode("the request body", &body, limits)?;
             let analysis = analyze_frame(
                 analyzer,
                 &frame,
@@ -139,17 +138,13 @@ async fn enrol(
     }
     let mut face_embeddings = Vec::with_capacity(request.photos_base64.len());
     for (index, photo) in request.photos_base64.into_iter().enumerate() {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(photo.trim())
-            .map_err(|e| VisionError::BadBase64 {
-                index,
-                message: e.to_string(),
-            })?;
+        let field = format!("photo {index}");
+        let bytes = image_input::base64_bytes(field.clone(), &photo).map_err(VisionError::from)?;
         let limits = state.limits();
         let embedding = state
             .pool
             .run(move |analyzer| {
-                let frame = decode(&bytes, limits)?;
+                let frame = decode(field, &bytes, limits)?;
                 let readings = analyzer.analyze(&frame, true)?;
                 let face = readings
                     .into_iter()

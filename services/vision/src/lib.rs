@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use models::{ModelError, verify_installed};
+use models::ModelError;
 use protocol::Service;
 use service_kit::client::ServiceClient;
 use service_kit::config::{Config, VisionConfig};
@@ -45,7 +45,7 @@ use crate::catalogue::SharedIndex;
 use crate::decode::ImageLimits;
 use crate::engine::AnalyzerPool;
 use crate::error::VisionError;
-use crate::faces::{FaceAnalyzer, FaceModelPaths};
+use crate::faces::{FaceAnalyzer, FaceModelFiles};
 
 /// Everything the handlers share.
 #[derive(Clone)]
@@ -92,24 +92,12 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
-/// Verifies the face models against the manifest and loads one analyzer per worker.
+/// Verifies the face models against the manifest once and loads one analyzer per
+/// worker.
 pub fn load(config: &Config) -> Result<Vec<FaceAnalyzer>, StartError> {
     let vision = &config.vision;
-    let detector = verify_installed(&config.models_dir, &vision.face_detector)?;
-    let embedder = verify_installed(&config.models_dir, &vision.face_embedder)?;
-    let (Some(front), Some(back), Some(predictor), Some(encoder)) = (
-        detector.first(),
-        detector.get(1),
-        embedder.first(),
-        embedder.get(1),
-    ) else {
-        return Err(StartError::Load(VisionError::Analysis(format!(
-            "models {} and {} must each have two files (see fixtures/models.toml)",
-            vision.face_detector, vision.face_embedder
-        ))));
-    };
-    let cascade = vision.face_cascade.as_deref();
-    if let Some(path) = cascade.filter(|p| !p.is_file()) {
+    let files = FaceModelFiles::verify(&config.models_dir, vision)?;
+    if let Some(path) = files.cascade.as_deref().filter(|p| !p.is_file()) {
         tracing::warn!(path = %path.display(), "Haar cascade not found; no fallback detector (install opencv-data)");
     }
     if vision.workers > 1 {
@@ -117,23 +105,8 @@ pub fn load(config: &Config) -> Result<Vec<FaceAnalyzer>, StartError> {
         // oversubscribe the cores and slow every worker down.
         opencv::core::set_num_threads(1).map_err(VisionError::from)?;
     }
-    let paths = FaceModelPaths {
-        blazeface_front: front,
-        blazeface_back: back,
-        cascade,
-        shape_predictor: predictor,
-        encoder,
-    };
     (0..vision.workers)
-        .map(|_| {
-            FaceAnalyzer::load(
-                &paths,
-                vision.min_detection_score,
-                vision.min_face_quality,
-                vision.max_faces,
-            )
-            .map_err(StartError::from)
-        })
+        .map(|_| FaceAnalyzer::load(&files, vision).map_err(StartError::from))
         .collect()
 }
 

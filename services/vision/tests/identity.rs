@@ -14,7 +14,7 @@ use opencv::{imgcodecs, imgproc};
 use service_kit::config::{CatalogConfig, VisionConfig};
 use vision::decode::{Frame, ImageLimits, decode};
 use vision::faces::embed::distance;
-use vision::faces::{FaceAnalyzer, FaceModelPaths};
+use vision::faces::{FaceAnalyzer, FaceModelFiles};
 
 const LIMITS: ImageLimits = ImageLimits {
     max_pixels: 16_000_000,
@@ -22,23 +22,9 @@ const LIMITS: ImageLimits = ImageLimits {
 };
 
 fn analyzer() -> FaceAnalyzer {
-    let models = common::models_dir();
     let vision = VisionConfig::default();
-    let detector = models::verify_installed(&models, &vision.face_detector).unwrap();
-    let embedder = models::verify_installed(&models, &vision.face_embedder).unwrap();
-    FaceAnalyzer::load(
-        &FaceModelPaths {
-            blazeface_front: &detector[0],
-            blazeface_back: &detector[1],
-            cascade: vision.face_cascade.as_deref(),
-            shape_predictor: &embedder[0],
-            encoder: &embedder[1],
-        },
-        vision.min_detection_score,
-        vision.min_face_quality,
-        vision.max_faces,
-    )
-    .unwrap()
+    let files = FaceModelFiles::verify(&common::models_dir(), &vision).unwrap();
+    FaceAnalyzer::load(&files, &vision).unwrap()
 }
 
 fn encode_png(bgr: &Mat) -> Vec<u8> {
@@ -133,7 +119,7 @@ fn the_same_person_matches_and_different_people_do_not() {
     let mut photos: Vec<(String, String, Frame, Rect)> = Vec::new();
     for (person, files) in people {
         for file in *files {
-            let frame = decode(&common::photo(file), LIMITS).unwrap();
+            let frame = decode("test image", &common::photo(file), LIMITS).unwrap();
             let faces = analyzer.analyze(&frame, false).unwrap();
             assert!(!faces.is_empty(), "no face found in {file}");
             let b = faces[0].face.bbox;
@@ -141,7 +127,7 @@ fn the_same_person_matches_and_different_people_do_not() {
             photos.push(((*person).to_owned(), (*file).to_owned(), frame, rect));
         }
     }
-    let group = decode(&common::photo("t1.jpg"), LIMITS).unwrap();
+    let group = decode("test image", &common::photo("t1.jpg"), LIMITS).unwrap();
     let group_faces = analyzer.analyze(&group, false).unwrap();
     eprintln!("t1.jpg: {} faces", group_faces.len());
     for (i, face) in group_faces.iter().enumerate() {
@@ -159,7 +145,7 @@ fn the_same_person_matches_and_different_people_do_not() {
         if std::env::var_os("VISION_DUMP").is_some() {
             std::fs::write(format!("/tmp/t1_face{i}.png"), encode_png(&crop)).unwrap();
         }
-        let frame = decode(&encode_png(&crop), LIMITS).unwrap();
+        let frame = decode("test image", &encode_png(&crop), LIMITS).unwrap();
         let faces = analyzer.analyze(&frame, false).unwrap();
         if let Some(found) = faces.first() {
             let fb = found.face.bbox;
@@ -176,7 +162,7 @@ fn the_same_person_matches_and_different_people_do_not() {
     let mut samples = Vec::new();
     for (person, file, frame, face) in &photos {
         for (variant, bytes) in variants(frame, *face) {
-            let frame = decode(&bytes, LIMITS).unwrap();
+            let frame = decode("test image", &bytes, LIMITS).unwrap();
             let reading = analyzer.analyze(&frame, true).unwrap().into_iter().next();
             if let Some(r) = reading.as_ref().filter(|r| r.embedding.is_none()) {
                 eprintln!(
@@ -279,7 +265,7 @@ fn the_same_person_matches_and_different_people_do_not() {
 fn poor_faces_are_reported_with_their_reason_and_not_embedded() {
     use protocol::vision::FaceIssue;
     let mut analyzer = analyzer();
-    let portrait = decode(&common::photo("obama.jpg"), LIMITS).unwrap();
+    let portrait = decode("test image", &common::photo("obama.jpg"), LIMITS).unwrap();
     let good = analyzer.analyze(&portrait, true).unwrap();
     assert!(
         good[0].embedding.is_some(),
@@ -314,7 +300,7 @@ fn poor_faces_are_reported_with_their_reason_and_not_embedded() {
         ("in the dark", dark, FaceIssue::TooDark),
         ("40 pixels across", small, FaceIssue::TooSmall),
     ] {
-        let frame = decode(&encode_png(&image), LIMITS).unwrap();
+        let frame = decode("test image", &encode_png(&image), LIMITS).unwrap();
         let faces = analyzer.analyze(&frame, true).unwrap();
         eprintln!(
             "{what}: {:?}",
@@ -334,7 +320,7 @@ fn poor_faces_are_reported_with_their_reason_and_not_embedded() {
         assert!(face.embedding.is_none(), "{what}: not embedded");
     }
     // A turned-away face: the first face of the group photo looks to the side.
-    let group = decode(&common::photo("t1.jpg"), LIMITS).unwrap();
+    let group = decode("test image", &common::photo("t1.jpg"), LIMITS).unwrap();
     let faces = analyzer.analyze(&group, true).unwrap();
     assert!(
         faces

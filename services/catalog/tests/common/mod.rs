@@ -4,6 +4,7 @@
 //! on its own runtime so it outlives each test's runtime).
 #![allow(
     dead_code,
+    unused_imports,
     clippy::unwrap_used,
     reason = "shared by several test binaries, each using part of it; a failure is the test failing"
 )]
@@ -13,23 +14,12 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
-use service_kit::config::{CatalogConfig, Config};
-
-/// Admin key of the test catalog.
-pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
-/// Service token of the test catalog.
-pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
-
-/// Where the model supply installed the models.
-pub fn models_dir() -> PathBuf {
-    std::env::var_os("SHOP_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
-}
+use service_kit::config::Config;
+pub use test_support::{ADMIN_KEY, SERVICE_TOKEN, models_dir, wait_ready};
 
 /// The committed fixture catalogue file.
 pub fn fixture_file() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/catalog/products.json")
+    test_support::fixtures().join("catalog/products.json")
 }
 
 /// A catalog config with its data in `data_dir` (the listener is bound by the caller).
@@ -37,12 +27,7 @@ pub fn config(data_dir: PathBuf, seed: bool) -> Config {
     Config {
         models_dir: models_dir(),
         data_dir,
-        catalog: CatalogConfig {
-            admin_key: Some(ADMIN_KEY.into()),
-            service_token: Some(SERVICE_TOKEN.into()),
-            seed_file: seed.then(fixture_file),
-            ..CatalogConfig::default()
-        },
+        catalog: test_support::catalog_section(None, seed),
         ..Config::default()
     }
 }
@@ -51,41 +36,15 @@ pub fn config(data_dir: PathBuf, seed: bool) -> Config {
 pub fn catalog() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
+        test_support::start_on_thread("test-catalog", |listener| async move {
+            let dir = tempfile::tempdir().unwrap();
+            let config = config(dir.path().to_path_buf(), true);
+            catalog::run(listener, config, std::future::pending())
+                .await
                 .unwrap();
-            runtime.block_on(async move {
-                let dir = tempfile::tempdir().unwrap();
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let url = format!("http://{}", listener.local_addr().unwrap());
-                let config = config(dir.path().to_path_buf(), true);
-                let server = tokio::spawn(catalog::run(listener, config, std::future::pending()));
-                wait_ready(&url).await;
-                sender.send(url).unwrap();
-                server.await.unwrap().unwrap();
-                drop(dir);
-            });
-        });
-        receiver.recv_timeout(Duration::from_secs(600)).unwrap()
+            drop(dir);
+        })
     })
-}
-
-/// Waits until `/readyz` answers 200 (model loaded, store open, seed loaded).
-pub async fn wait_ready(url: &str) {
-    let client = reqwest::Client::new();
-    for _ in 0..2400 {
-        if let Ok(r) = client.get(format!("{url}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("catalog at {url} never became ready");
 }
 
 /// Which key a request carries.

@@ -4,6 +4,7 @@
 //! started on first use on their own runtime so they outlive each test's runtime.
 #![allow(
     dead_code,
+    unused_imports,
     clippy::unwrap_used,
     reason = "shared by several test binaries, each using part of it; a failure is the test failing"
 )]
@@ -14,24 +15,10 @@ use std::time::Duration;
 
 use protocol::dialogue::TurnEvent;
 use serde_json::{Value, json};
-use service_kit::config::{CatalogConfig, Config, DialogueConfig};
-
-/// Admin key of the test catalog.
-pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
-/// Service token of the test catalog.
-pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
-
-/// Where the model supply installed the models.
-pub fn models_dir() -> PathBuf {
-    std::env::var_os("SHOP_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
-}
-
-/// The repository's fixtures folder.
-pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
+use service_kit::config::{Config, DialogueConfig};
+pub use test_support::{
+    ADMIN_KEY, SERVICE_TOKEN, fixtures, models_dir, start_on_thread, wait_ready,
+};
 
 /// The config both services read: the catalog seeded with the fixtures; the dialogue
 /// pointed at `catalog_url`.
@@ -39,44 +26,10 @@ pub fn config(data_dir: PathBuf, catalog_url: Option<&str>) -> Config {
     Config {
         models_dir: models_dir(),
         data_dir,
-        catalog: CatalogConfig {
-            admin_key: Some(ADMIN_KEY.into()),
-            service_token: Some(SERVICE_TOKEN.into()),
-            seed_file: Some(fixtures().join("catalog/products.json")),
-            url: catalog_url.map(str::to_owned),
-            ..CatalogConfig::default()
-        },
+        catalog: test_support::catalog_section(catalog_url, true),
         dialogue: DialogueConfig::default(),
         ..Config::default()
     }
-}
-
-/// Starts a service on its own thread and runtime; returns its base URL once ready.
-fn start_on_thread<F, Fut>(name: &str, start: F) -> String
-where
-    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let url = format!("http://{}", listener.local_addr().unwrap());
-                let server = tokio::spawn(start(listener));
-                wait_ready(&url).await;
-                sender.send(url).unwrap();
-                server.await.unwrap();
-            });
-        })
-        .unwrap();
-    receiver.recv_timeout(Duration::from_secs(900)).unwrap()
 }
 
 /// This test binary's catalog (seeded with the fixture catalogue).
@@ -116,20 +69,6 @@ fn start_dialogue(reply_with_model: bool) -> String {
             .await
             .unwrap();
     })
-}
-
-/// Waits until `/readyz` answers 200.
-pub async fn wait_ready(url: &str) {
-    let client = reqwest::Client::new();
-    for _ in 0..3600 {
-        if let Ok(r) = client.get(format!("{url}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("service at {url} never became ready");
 }
 
 /// Sends a JSON request and returns the status and JSON body (`null` when empty).

@@ -6,11 +6,14 @@ pub mod detect;
 pub mod embed;
 pub mod quality;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use opencv::core::Mat;
 use opencv::imgproc;
 use protocol::vision::{BoundingBox, Face, Point};
+
+use models::{ModelError, verify_installed};
+use service_kit::config::VisionConfig;
 
 use crate::decode::Frame;
 use crate::error::VisionError;
@@ -33,38 +36,65 @@ pub struct FaceAnalyzer {
     max_faces: usize,
 }
 
-/// Files of the face models.
-pub struct FaceModelPaths<'a> {
+/// Files of the face models, verified against the manifest once and shared by every
+/// worker's analyzer.
+#[derive(Debug, Clone)]
+pub struct FaceModelFiles {
     /// BlazeFace front (128 × 128).
-    pub blazeface_front: &'a Path,
+    pub blazeface_front: PathBuf,
     /// BlazeFace back (256 × 256).
-    pub blazeface_back: &'a Path,
-    /// The Haar cascade fallback, when installed.
-    pub cascade: Option<&'a Path>,
+    pub blazeface_back: PathBuf,
+    /// The Haar cascade fallback, when configured.
+    pub cascade: Option<PathBuf>,
     /// dlib's 5-point shape predictor.
-    pub shape_predictor: &'a Path,
+    pub shape_predictor: PathBuf,
     /// dlib's ResNet face encoder.
-    pub encoder: &'a Path,
+    pub encoder: PathBuf,
+}
+
+impl FaceModelFiles {
+    /// Verifies the configured detector and embedder (sha256, structure) in
+    /// `models_dir` and names their files.
+    pub fn verify(models_dir: &Path, vision: &VisionConfig) -> Result<Self, ModelError> {
+        let mut detector = verify_installed(models_dir, &vision.face_detector)?.into_iter();
+        let mut embedder = verify_installed(models_dir, &vision.face_embedder)?.into_iter();
+        let (Some(blazeface_front), Some(blazeface_back), Some(shape_predictor), Some(encoder)) = (
+            detector.next(),
+            detector.next(),
+            embedder.next(),
+            embedder.next(),
+        ) else {
+            return Err(ModelError::Manifest {
+                path: "fixtures/models.toml".into(),
+                message: format!(
+                    "models {} and {} must each have two files",
+                    vision.face_detector, vision.face_embedder
+                ),
+            });
+        };
+        Ok(Self {
+            blazeface_front,
+            blazeface_back,
+            cascade: vision.face_cascade.clone(),
+            shape_predictor,
+            encoder,
+        })
+    }
 }
 
 impl FaceAnalyzer {
-    /// Loads every face model.
-    pub fn load(
-        paths: &FaceModelPaths<'_>,
-        min_detection_score: f32,
-        min_quality: f32,
-        max_faces: usize,
-    ) -> Result<Self, VisionError> {
+    /// Loads every face model with the configured thresholds.
+    pub fn load(files: &FaceModelFiles, vision: &VisionConfig) -> Result<Self, VisionError> {
         Ok(Self {
             detector: FaceDetector::load(
-                paths.blazeface_front,
-                paths.blazeface_back,
-                paths.cascade,
-                min_detection_score,
+                &files.blazeface_front,
+                &files.blazeface_back,
+                files.cascade.as_deref(),
+                vision.min_detection_score,
             )?,
-            embedder: FaceEmbedder::load(paths.shape_predictor, paths.encoder)?,
-            min_quality,
-            max_faces,
+            embedder: FaceEmbedder::load(&files.shape_predictor, &files.encoder)?,
+            min_quality: vision.min_face_quality,
+            max_faces: vision.max_faces,
         })
     }
 
