@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{fault, free_port, pid_exists};
+use common::{fault, free_ports, pid_exists};
 use launcher::probe_ready;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -32,7 +32,7 @@ async fn runs_what_is_built_on_the_env_port_and_stops_cleanly_on_sigterm() {
     .expect("write wrapper");
     std::fs::set_permissions(&catalog, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 
-    let (env_port, flag_port) = (free_port(), free_port());
+    let [env_port, flag_port] = free_ports();
     let mut launcher = Command::new(env!("CARGO_BIN_EXE_launcher"))
         .arg("--bin-dir")
         .arg(bin_dir.path())

@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{collecting_sink, fault, free_port, pid_exists, spec, wait_for_line};
+use common::{collecting_sink, fault, free_port, free_ports, pid_exists, spec, wait_for_line};
 use launcher::{
     BackoffPolicy, ReadyOptions, ServiceSpec, Stream, Supervisor, format_line, probe_ready,
     wait_ready,
@@ -193,7 +193,7 @@ async fn child_output_comes_out_prefixed_with_the_service_name() {
 async fn shutdown_terms_then_kills_and_leaves_no_child() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stubborn_state = tempfile::tempdir().expect("tempdir");
-    let (web_port, stubborn_port) = (free_port(), free_port());
+    let [web_port, stubborn_port] = free_ports();
     let (lines, sink) = collecting_sink();
     let grace = Duration::from_secs(1);
     let mut supervisor = Supervisor::new(fast_policy(), grace, sink);

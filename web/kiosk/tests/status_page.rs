@@ -44,9 +44,14 @@ async fn ephemeral() -> (TcpListener, u16) {
     (listener, port)
 }
 
-/// A port nothing listens on: bound by the kernel a moment ago, then released.
-async fn closed_port() -> u16 {
-    ephemeral().await.1
+/// `N` distinct ports nothing listens on: all bound by the kernel at once (so no two
+/// are the same), then released.
+async fn closed_ports<const N: usize>() -> [u16; N] {
+    let mut held = Vec::with_capacity(N);
+    for _ in 0..N {
+        held.push(ephemeral().await);
+    }
+    std::array::from_fn(|index| held[index].1)
 }
 
 /// A real service-kit server with one readiness flag, `models_loaded`, not yet set.
@@ -126,12 +131,7 @@ async fn get_status(client: &reqwest::Client, kiosk: &str) -> SystemStatus {
 #[tokio::test]
 async fn the_page_follows_the_catalog_and_shows_the_others_not_running() {
     let (catalog, models, catalog_port) = start_catalog().await;
-    let (voice, vision, dialogue, tryon) = (
-        closed_port().await,
-        closed_port().await,
-        closed_port().await,
-        closed_port().await,
-    );
+    let [voice, vision, dialogue, tryon] = closed_ports().await;
     let kiosk = start_kiosk(config(catalog_port, voice, vision, dialogue, tryon)).await;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
 
@@ -231,14 +231,8 @@ async fn a_service_that_accepts_but_never_answers_costs_one_probe_timeout() {
     models.set(true);
     // Bound and never accepted: the kernel completes the handshake, then silence.
     let (silent, silent_port) = ephemeral().await;
-    let kiosk = start_kiosk(config(
-        catalog_port,
-        closed_port().await,
-        silent_port,
-        closed_port().await,
-        closed_port().await,
-    ))
-    .await;
+    let [voice, dialogue, tryon] = closed_ports().await;
+    let kiosk = start_kiosk(config(catalog_port, voice, silent_port, dialogue, tryon)).await;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
 
     let (page, elapsed) = get_page(&client, &kiosk.url).await;

@@ -18,6 +18,15 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
+/// `N` distinct ports that were free a moment ago: all bound at once, so the kernel
+/// cannot hand out the same one twice, then released.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    std::array::from_fn(|index| held[index].local_addr().expect("local addr").port())
+}
+
 /// A script under tests/fault_injection/.
 pub fn fault(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
