@@ -11,13 +11,19 @@ scripts/setup.sh
 # service token once, keep them in .data/secrets.env (not committed), and hand them to
 # every service through the environment. The fixture catalogue seeds an empty store.
 mkdir -p .data
+secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 if [ ! -f .data/secrets.env ]; then
   umask 077
   {
-    echo "SHOP_CATALOG__ADMIN_KEY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    echo "SHOP_CATALOG__SERVICE_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    echo "SHOP_CATALOG__ADMIN_KEY=$(secret)"
+    echo "SHOP_CATALOG__SERVICE_TOKEN=$(secret)"
   } > .data/secrets.env
 fi
+# The kiosk page and the staff page each present their own token (added to files
+# made before the kiosk had them).
+for key in SHOP_KIOSK__DEVICE_TOKEN SHOP_KIOSK__STAFF_TOKEN; do
+  grep -q "^$key=" .data/secrets.env || echo "$key=$(secret)" >> .data/secrets.env
+done
 set -a
 # shellcheck disable=SC1091
 . .data/secrets.env

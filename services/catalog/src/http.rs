@@ -23,6 +23,7 @@ use protocol::catalog::{
     IdentifyResponse, IngestReport, PreferencesUpdate, Product, ProductPage, ProductPageQuery,
     PurchaseRequest, RejectedRow, SearchRequest, SearchResponse, StockChanges, StockLevels,
 };
+use service_kit::auth::{bearer, same_secret};
 use service_kit::error::ApiError;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
@@ -84,19 +85,6 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Compares secrets in time independent of where they differ.
-fn same_secret(given: &str, expected: &str) -> bool {
-    let (a, b) = (given.as_bytes(), expected.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-}
-
 fn unauthorized(what: &str) -> Response {
     let mut response = ApiError::new(
         StatusCode::UNAUTHORIZED,

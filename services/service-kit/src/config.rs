@@ -169,6 +169,39 @@ pub struct KioskConfig {
     /// Base URL other services use to reach this one, when it differs from
     /// `http://host:port` (e.g. a k3s Service name).
     pub url: Option<String>,
+    /// Name of this kiosk (or robot) in fetch requests, consent records and logs.
+    pub kiosk_id: String,
+    /// Secret the kiosk page presents in `hello`; the device is provisioned with a URL
+    /// carrying it. Required to serve customer sessions.
+    pub device_token: Option<String>,
+    /// Secret of the staff page and its actions. Required to serve the staff queue.
+    pub staff_token: Option<String>,
+    /// Language of the UI and the server's messages when the page does not ask for one
+    /// the kiosk supports (`en` or `zh`).
+    pub locale: String,
+    /// Fitting rooms fetch requests are sent to, in turn.
+    pub fitting_rooms: Vec<String>,
+    /// Customer sessions held at once (connected or waiting to resume); more get 503.
+    pub max_sessions: usize,
+    /// How long a session whose socket dropped waits for the page to reconnect.
+    pub resume_secs: u64,
+    /// Deadline of one call to another service (a turn's stream has its own, longer).
+    pub call_timeout_ms: u64,
+    /// Deadline of a whole dialogue turn stream.
+    pub turn_timeout_secs: u64,
+    /// Consecutive failures after which a service's circuit opens (calls fail fast
+    /// and the page is told the service is unavailable).
+    pub breaker_failures: u32,
+    /// How long an open circuit waits before it lets one call try the service again;
+    /// doubles while the service stays down, up to eight times this.
+    pub breaker_open_ms: u64,
+    /// Camera frames analysed per second at most per session (faces only; garments are
+    /// analysed when the conversation needs them).
+    pub frames_per_sec: f32,
+    /// Lowest identity confidence (0..1) vision reports that is greeted by name.
+    pub min_identity_confidence: f32,
+    /// Open and recently finished fetch requests kept for the staff page.
+    pub max_fetch_requests: usize,
 }
 
 impl Default for KioskConfig {
@@ -177,7 +210,98 @@ impl Default for KioskConfig {
             host: DEFAULT_HOST.into(),
             port: Service::Kiosk.default_port(),
             url: None,
+            kiosk_id: "kiosk-1".into(),
+            device_token: None,
+            staff_token: None,
+            locale: "en".into(),
+            fitting_rooms: vec!["1".into(), "2".into(), "3".into()],
+            max_sessions: 16,
+            resume_secs: 120,
+            call_timeout_ms: 10_000,
+            turn_timeout_secs: 60,
+            breaker_failures: 3,
+            breaker_open_ms: 2_000,
+            frames_per_sec: 2.0,
+            min_identity_confidence: 0.0,
+            max_fetch_requests: 200,
         }
+    }
+}
+
+/// UI languages the kiosk has strings for.
+pub const KIOSK_LOCALES: [&str; 2] = ["en", "zh"];
+
+impl KioskConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.kiosk_id.trim().is_empty() || self.kiosk_id.chars().count() > 64 {
+            return Err(ConfigError::invalid(
+                "kiosk.kiosk_id",
+                "must be 1 to 64 characters",
+            ));
+        }
+        for (field, secret) in [
+            ("kiosk.device_token", &self.device_token),
+            ("kiosk.staff_token", &self.staff_token),
+        ] {
+            if let Some(secret) = secret
+                && secret.chars().count() < MIN_SECRET_CHARS
+            {
+                return Err(ConfigError::invalid(
+                    field,
+                    format!("must be at least {MIN_SECRET_CHARS} characters"),
+                ));
+            }
+        }
+        if !KIOSK_LOCALES.contains(&self.locale.as_str()) {
+            return Err(ConfigError::invalid(
+                "kiosk.locale",
+                format!("must be one of {KIOSK_LOCALES:?}"),
+            ));
+        }
+        if self.fitting_rooms.is_empty() || self.fitting_rooms.iter().any(|r| r.trim().is_empty()) {
+            return Err(ConfigError::invalid(
+                "kiosk.fitting_rooms",
+                "must name at least one fitting room, none empty",
+            ));
+        }
+        let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 7] = [
+            ("kiosk.max_sessions", self.max_sessions as u64, 1..=1024),
+            ("kiosk.resume_secs", self.resume_secs, 0..=3600),
+            ("kiosk.call_timeout_ms", self.call_timeout_ms, 100..=120_000),
+            ("kiosk.turn_timeout_secs", self.turn_timeout_secs, 1..=600),
+            (
+                "kiosk.breaker_failures",
+                u64::from(self.breaker_failures),
+                1..=100,
+            ),
+            ("kiosk.breaker_open_ms", self.breaker_open_ms, 100..=600_000),
+            (
+                "kiosk.max_fetch_requests",
+                self.max_fetch_requests as u64,
+                1..=100_000,
+            ),
+        ];
+        for (field, value, range) in ranges {
+            if !range.contains(&value) {
+                return Err(ConfigError::invalid(
+                    field,
+                    format!("must be between {} and {}", range.start(), range.end()),
+                ));
+            }
+        }
+        if !(self.frames_per_sec > 0.0 && self.frames_per_sec <= 30.0) {
+            return Err(ConfigError::invalid(
+                "kiosk.frames_per_sec",
+                "must be above 0 and at most 30",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.min_identity_confidence) {
+            return Err(ConfigError::invalid(
+                "kiosk.min_identity_confidence",
+                "must be between 0 and 1",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -945,6 +1069,7 @@ impl Config {
         if let Some(endpoint) = &self.telemetry.otlp_endpoint {
             check_http_url("telemetry.otlp_endpoint", endpoint)?;
         }
+        self.kiosk.validate()?;
         self.voice.validate()?;
         self.vision.validate()?;
         self.dialogue.validate()?;

@@ -7,6 +7,10 @@
     reason = "test support: a failure here is the test failing, with its message"
 )]
 
+pub mod kiosk_client;
+pub mod speech;
+pub mod stack;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;

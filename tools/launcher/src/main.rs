@@ -237,7 +237,7 @@ async fn main() -> Result<ExitCode> {
     };
     tokio::select! {
         () = stop.wait() => {}
-        () = report_readiness(&specs, &ports, &options, &bin_dir) => stop.wait().await,
+        () = report_readiness(&specs, &ports, &options, &bin_dir, &child_env) => stop.wait().await,
     }
     eprintln!("launcher: stopping every service (grace {GRACE:?})");
     supervisor.shutdown().await;
@@ -263,6 +263,7 @@ async fn report_readiness(
     ports: &BTreeMap<Service, u16>,
     options: &ReadyOptions,
     bin_dir: &Path,
+    child_env: &[(OsString, OsString)],
 ) {
     let mut kiosk_ready = false;
     for (service, _) in specs {
@@ -282,8 +283,25 @@ async fn report_readiness(
         }
     }
     let kiosk = ports[&Service::Kiosk];
+    // The pages need the store's tokens; the URLs carry them so the demo opens as is.
+    let token = |name: &str| {
+        std::env::var_os(name)
+            .or_else(|| {
+                child_env
+                    .iter()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| value.clone())
+            })
+            .map(|value| format!("?token={}", value.to_string_lossy()))
+            .unwrap_or_default()
+    };
     if kiosk_ready {
-        println!("launcher: ready, open http://127.0.0.1:{kiosk}/ (Ctrl-C to stop)");
+        println!(
+            "launcher: ready, open the kiosk at http://127.0.0.1:{kiosk}/{} \
+             (staff queue: http://127.0.0.1:{kiosk}/staff{}, status: http://127.0.0.1:{kiosk}/status; Ctrl-C to stop)",
+            token("SHOP_KIOSK__DEVICE_TOKEN"),
+            token("SHOP_KIOSK__STAFF_TOKEN"),
+        );
     } else if specs.iter().any(|(s, _)| *s == Service::Kiosk) {
         println!(
             "launcher: the kiosk at http://127.0.0.1:{kiosk}/ is not ready yet (Ctrl-C to stop)"

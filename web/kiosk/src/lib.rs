@@ -1,14 +1,26 @@
 //! The kiosk service: the only public face of the assistant.
 //!
-//! This first increment serves the system-status page the demo opens (`GET /`) and
-//! the same status as JSON (`GET /api/status`). The customer-facing kiosk (WebSocket
-//! conversation, camera, microphone) arrives with the kiosk issue.
+//! - `GET /`: the customer page (camera, microphone, captions, cards, mirror), and
+//!   `GET /ws`, its WebSocket session (docs/protocol.md), run by [`session`].
+//! - `GET /staff` and `/staff/ws`, `/api/staff/...`: the fetch queue ([`staff`]).
+//! - `GET /status` and `/api/status`: which services are up ([`status`]).
+//!
+//! Every call to another service goes through [`upstream`]: deadlines, retries,
+//! and a circuit breaker per service whose state the pages are told.
 //!
 //! The shape every service copies: [`app`] builds the routes from an [`AppState`];
 //! [`run`] serves them on a listener through service-kit's [`Server`] until a
 //! shutdown future resolves; `main` only loads config, sets up telemetry and binds.
 
+pub mod error;
+pub mod i18n;
+pub mod metrics;
+pub mod pages;
+pub mod session;
+pub mod staff;
 pub mod status;
+pub mod upstream;
+mod ws;
 
 use std::future::Future;
 use std::io;
@@ -28,7 +40,11 @@ use service_kit::health::Readiness;
 use service_kit::server::Server;
 use tokio::net::TcpListener;
 
+use crate::metrics::KioskMetrics;
+use crate::session::{Sessions, Shared, watch_unavailable};
+use crate::staff::FetchQueue;
 use crate::status::{PROBE_TIMEOUT, SystemStatus};
+use crate::upstream::Upstreams;
 
 /// What the handlers share. Cheap to clone (everything is behind `Arc`s).
 #[derive(Debug, Clone)]
@@ -37,19 +53,49 @@ pub struct AppState {
     client: reqwest::Client,
     readiness: Readiness,
     probe_timeout: Duration,
+    upstreams: Upstreams,
+    sessions: Sessions,
 }
 
 impl AppState {
     /// State for `config`, with a probe client that ignores proxies and times out
     /// after [`PROBE_TIMEOUT`], and an empty readiness (the kiosk is ready as soon as
     /// it serves: it must keep working, degraded, while any other service is down).
+    /// Must be called inside a Tokio runtime (it starts the availability watchers).
     pub fn new(config: Config) -> Self {
+        let config = Arc::new(config);
+        let upstreams = Upstreams::new(&config);
+        let kiosk = &config.kiosk;
+        let shared = Shared {
+            config: config.clone(),
+            upstreams: upstreams.clone(),
+            fetches: FetchQueue::new(&kiosk.fitting_rooms, kiosk.max_fetch_requests),
+            metrics: KioskMetrics::get(),
+            unavailable: watch_unavailable(&upstreams),
+        };
         Self {
-            config: Arc::new(config),
+            config,
             client: status::probe_client(),
             readiness: Readiness::new(),
             probe_timeout: PROBE_TIMEOUT,
+            upstreams,
+            sessions: Sessions::new(shared),
         }
+    }
+
+    /// The other services, as the kiosk calls them.
+    pub fn upstreams(&self) -> &Upstreams {
+        &self.upstreams
+    }
+
+    /// The customer sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// The staff queue.
+    pub fn fetches(&self) -> &FetchQueue {
+        &self.sessions.shared().fetches
     }
 
     /// The configuration the kiosk runs with.
@@ -79,8 +125,11 @@ impl AppState {
 /// `/metrics`) that [`Server`] adds.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/", get(status_page))
+        .route("/status", get(status_page))
         .route("/api/status", get(status_json))
+        .route("/ws", get(ws::upgrade))
+        .merge(pages::router())
+        .merge(staff::router())
         .with_state(state)
 }
 
@@ -97,10 +146,23 @@ pub async fn run(
         config.kiosk.port = listener.local_addr()?.port();
     }
     let state = AppState::new(config);
-    Server::new()
+    // The prober notices services going down and coming back without a customer
+    // having to try; it stops with the server.
+    let (stop_probing, probing_stopped) = tokio::sync::watch::channel(false);
+    let prober = tokio::spawn(state.upstreams().clone().probe_forever(probing_stopped));
+    // Open WebSockets would hold the graceful shutdown forever: tell them to close.
+    let closing = state.sessions().closing();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
+    let served = Server::new()
         .with_readiness(state.readiness().clone())
         .run(listener, app(state), shutdown)
-        .await
+        .await;
+    let _ = stop_probing.send(true);
+    let _ = prober.await;
+    served
 }
 
 /// The status page: static HTML that refreshes itself, so it needs no JavaScript.

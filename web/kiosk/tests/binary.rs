@@ -54,7 +54,11 @@ async fn serves_on_the_env_port_and_exits_zero_on_sigterm() {
         assert!(Instant::now() < deadline, "kiosk not ready within 15 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let page = client.get(format!("{base}/")).send().await.expect("GET /");
+    let page = client
+        .get(format!("{base}/status"))
+        .send()
+        .await
+        .expect("GET /status");
     assert_eq!(page.status(), 200);
     let page = page.text().await.expect("page body");
     assert!(page.contains(&format!("http://127.0.0.1:{port}")), "{page}");
