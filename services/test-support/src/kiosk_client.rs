@@ -150,6 +150,12 @@ impl KioskClient {
             .iter()
             .map(|(_, r)| match r {
                 Received::Message(ServerMessage::Error { code, .. }) => format!("error:{code}"),
+                Received::Message(ServerMessage::AssistantDelta { text, .. }) => {
+                    format!("assistant_delta:{text:?}")
+                }
+                Received::Message(ServerMessage::TranscriptFinal { text, .. }) => {
+                    format!("transcript_final:{text:?}")
+                }
                 Received::Message(m) => m.kind().to_owned(),
                 Received::Audio(bytes) => format!("audio[{}]", bytes.len()),
                 Received::Garbage(text) => format!("garbage:{text}"),

@@ -60,9 +60,9 @@ fn bin_dir() -> PathBuf {
 }
 
 impl Stack {
-    /// Starts every service and waits until each is ready. `extra_env` adds or
+    /// Starts every service and waits until each is ready (inside a Tokio runtime). `extra_env` adds or
     /// overrides settings (`SHOP_KIOSK__MAX_SESSIONS`, ...).
-    pub fn start(extra_env: &[(&str, &str)]) -> Stack {
+    pub async fn start(extra_env: &[(&str, &str)]) -> Stack {
         let bin_dir = bin_dir();
         for service in Service::ALL {
             let binary = bin_dir.join(service.name());
@@ -114,7 +114,7 @@ impl Stack {
             stack.spawn(service);
         }
         for service in Service::ALL {
-            stack.wait_ready(service);
+            stack.wait_ready(service).await;
         }
         stack
     }
@@ -151,12 +151,8 @@ impl Stack {
     }
 
     /// Waits until `service` answers `/readyz` with 200.
-    pub fn wait_ready(&mut self, service: Service) {
+    pub async fn wait_ready(&mut self, service: Service) {
         let port = self.ports[&service];
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("probe runtime");
         let started = Instant::now();
         loop {
             if let Some(child) = self.children.get_mut(&service)
@@ -167,7 +163,8 @@ impl Stack {
                     self.log_tail(service)
                 );
             }
-            if ready(&runtime, port) {
+            let probe = tokio::time::timeout(Duration::from_secs(2), launcher::probe_ready(port));
+            if probe.await.is_ok_and(|answer| answer.is_ok()) {
                 return;
             }
             assert!(
@@ -175,7 +172,7 @@ impl Stack {
                 "{service} not ready within {READY_TIMEOUT:?}:\n{}",
                 self.log_tail(service)
             );
-            std::thread::sleep(Duration::from_millis(200));
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -198,10 +195,10 @@ impl Stack {
     }
 
     /// Starts a killed service again (same port, same data) and waits until ready.
-    pub fn restart(&mut self, service: Service) {
+    pub async fn restart(&mut self, service: Service) {
         self.kill(service);
         self.spawn(service);
-        self.wait_ready(service);
+        self.wait_ready(service).await;
     }
 
     /// The data folder (the catalog's store lives under it).
@@ -217,13 +214,4 @@ impl Drop for Stack {
             let _ = child.wait();
         }
     }
-}
-
-/// Whether the service on `port` answers `/readyz` with 200 (the launcher's probe).
-fn ready(runtime: &tokio::runtime::Runtime, port: u16) -> bool {
-    runtime.block_on(async {
-        tokio::time::timeout(Duration::from_secs(2), launcher::probe_ready(port))
-            .await
-            .is_ok_and(|probe| probe.is_ok())
-    })
 }

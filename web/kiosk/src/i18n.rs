@@ -59,6 +59,8 @@ pub enum Text {
     Unavailable(Service),
     /// What face enrolment is for, shown on the consent screen verbatim.
     ConsentPurpose,
+    /// The same, in a line, as the consent record keeps it (at most 200 characters).
+    ConsentRecordPurpose,
     /// The message needs a recognised (enrolled) customer.
     NotRecognised,
     /// Enrolment or try-on needs her face in view.
@@ -117,6 +119,10 @@ impl Text {
             Text::ConsentPurpose => (
                 "To recognise you when you come back, greet you by name and remember your sizes and purchases, this kiosk would store a numeric description of your face (not a photo) with your name. You can ask it to forget you at any time.",
                 "为了在您再次光临时认出您、称呼您的名字并记住您的尺码和购买记录，本终端将保存您面部的数字特征（不是照片）和您的名字。您可以随时要求删除。",
+            ),
+            Text::ConsentRecordPurpose => (
+                "Recognise me at this store's kiosks from a face embedding, to greet me by name and recall my sizes and purchases.",
+                "在本店的终端通过面部特征认出我，称呼我的名字并记住我的尺码和购买记录。",
             ),
             Text::NotRecognised => (
                 "I have nothing stored about you: you are not enrolled.",
@@ -185,6 +191,7 @@ mod tests {
     fn every_text_has_both_languages() {
         let texts = [
             Text::ConsentPurpose,
+            Text::ConsentRecordPurpose,
             Text::NoFace,
             Text::Unavailable(Service::Voice),
             Text::Unavailable(Service::Tryon),
@@ -194,6 +201,10 @@ mod tests {
             let (en, zh) = (Locale::En.say(text), Locale::Zh.say(text));
             assert!(en.is_ascii(), "{en}");
             assert!(!zh.is_ascii(), "{zh}");
+            if text == Text::ConsentRecordPurpose {
+                // The catalog keeps at most 200 characters of purpose.
+                assert!(en.chars().count() <= 200 && zh.chars().count() <= 200);
+            }
         }
     }
 }

@@ -125,7 +125,7 @@ fn reply_of(messages: &[ServerMessage]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_with_every_service_then_faults_and_recovery() {
-    let mut stack = Stack::start(&[("SHOP_KIOSK__BREAKER_FAILURES", "2")]);
+    let mut stack = Stack::start(&[]).await;
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let catalog = stack.url(Service::Catalog);
     let kiosk = stack.url(Service::Kiosk);
@@ -159,7 +159,10 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
         enrolled,
         ServerMessage::Enrolled {
             display_name: "Lucy".into()
-        }
+        },
+        "kiosk:\n{}\nvision:\n{}",
+        stack.log_tail(Service::Kiosk),
+        stack.log_tail(Service::Vision)
     );
     first_visit.send(ClientMessage::EndSession).await;
     first_visit.expect_close(WAIT).await;
@@ -227,31 +230,43 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
     assert!(timing.transcript_ms.is_some() && timing.first_text_ms.is_some());
     assert!(timing.first_audio_ms.is_some());
 
-    // --- The mirror: her, wearing the first card. ------------------------------------
-    page.send(ClientMessage::TryOn {
-        sku: cards[0].sku.clone(),
+    // --- The mirror: she asks to try the first card on. ----------------------------
+    page.send(ClientMessage::Text {
+        text: "Can I try the first one on?".into(),
     })
     .await;
     page.expect(WAIT, |m| matches!(m, ServerMessage::TryonPending { .. }))
         .await;
     let picture = page
         .expect(WAIT, |m| {
-            matches!(
-                m,
-                ServerMessage::TryonImage { .. } | ServerMessage::Error { .. }
-            )
+            matches!(m, ServerMessage::TryonImage { .. } | ServerMessage::Error { .. })
         })
         .await;
     let ServerMessage::TryonImage { sku, png_base64 } = picture else {
-        panic!("no try-on: {picture:?}");
+        panic!("no try-on: {picture:?}\n{}", stack.log_tail(Service::Kiosk));
     };
     assert_eq!(sku, cards[0].sku);
     let png = STANDARD.decode(png_base64).unwrap();
     assert!(png.starts_with(b"\x89PNG"));
+    // The picture may come before or after the spoken reply ends.
+    let try_on_turn = page
+        .messages()
+        .find_map(|m| match m {
+            ServerMessage::TranscriptFinal { text, turn_id } if text.contains("try") => Some(*turn_id),
+            _ => None,
+        })
+        .unwrap();
+    if !page
+        .messages()
+        .any(|m| matches!(m, ServerMessage::TurnDone { turn_id, .. } if *turn_id == try_on_turn))
+    {
+        page.expect(WAIT, |m| matches!(m, ServerMessage::TurnDone { .. }))
+            .await;
+    }
 
-    // --- A fetch request goes to the staff queue, and staff work it. --------------
+    // --- Yes: a fetch request goes to the staff queue, and staff work it. ---------
     page.send(ClientMessage::Text {
-        text: "Yes please, bring the first one to a fitting room.".into(),
+        text: "Yes please, bring it to a fitting room in size M.".into(),
     })
     .await;
     let queued = page
@@ -260,6 +275,7 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
     let ServerMessage::FetchStatus { request } = queued else {
         unreachable!()
     };
+    assert_eq!(request.sku, cards[0].sku);
     assert_eq!(request.state, FetchState::Queued);
     assert_eq!(request.customer_first_name.as_deref(), Some("Lucy"));
     let product: Product = http
@@ -340,7 +356,7 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
         |m| matches!(m, ServerMessage::Error { code, .. } if code == "dialogue_unavailable"),
     )
     .await;
-    stack.restart(Service::Dialogue);
+    stack.restart(Service::Dialogue).await;
     page.expect(WAIT, |m| {
         matches!(
             m,
@@ -380,7 +396,7 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
     let (_, messages, audio_bytes) = turn_until_done(&mut page).await;
     assert!(!reply_of(&messages).is_empty());
     assert_eq!(audio_bytes, 0, "no voice, no audio");
-    stack.restart(Service::Voice);
+    stack.restart(Service::Voice).await;
     page.expect(WAIT, |m| {
         matches!(
             m,

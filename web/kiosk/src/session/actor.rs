@@ -1016,7 +1016,7 @@ impl Actor {
             name: name.clone(),
             consent: Consent {
                 given_by: name,
-                purpose: Locale::En.say(Text::ConsentPurpose),
+                purpose: self.locale.say(Text::ConsentRecordPurpose),
                 kiosk_id: self.shared.config.kiosk.kiosk_id.clone(),
                 given_at_unix: now_unix(),
             },
