@@ -239,7 +239,10 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
         .await;
     let picture = page
         .expect(WAIT, |m| {
-            matches!(m, ServerMessage::TryonImage { .. } | ServerMessage::Error { .. })
+            matches!(
+                m,
+                ServerMessage::TryonImage { .. } | ServerMessage::Error { .. }
+            )
         })
         .await;
     let ServerMessage::TryonImage { sku, png_base64 } = picture else {
@@ -252,7 +255,9 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
     let try_on_turn = page
         .messages()
         .find_map(|m| match m {
-            ServerMessage::TranscriptFinal { text, turn_id } if text.contains("try") => Some(*turn_id),
+            ServerMessage::TranscriptFinal { text, turn_id } if text.contains("try") => {
+                Some(*turn_id)
+            }
             _ => None,
         })
         .unwrap();
