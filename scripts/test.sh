@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every service binary first: the kiosk's conversation and browser tests run the whole
+# assistant as separate processes.
+cargo build --workspace --bins --locked
 cargo test --workspace --locked
 # The Helm chart: lint, render, validate against the Kubernetes schemas, invariants; each
 # rendered config is also loaded by the kiosk binary the tests just built.
