@@ -22,8 +22,9 @@ cd "$(dirname "$0")/.."
 #     (dlib-face-recognition links dlib, cblas and lapack)
 #   chromium chromium-driver: the kiosk's end-to-end test drives a real headless
 #     browser over WebDriver (a WAV file as its microphone, a Y4M video as its camera)
+#   fonts-noto-cjk: the kiosk page's Chinese strings (a kiosk screen needs them too)
 packages=(build-essential cmake clang libclang-dev pkg-config ca-certificates libsonic-dev espeak-ng sox
-    libopencv-dev opencv-data libdlib-dev libatlas-base-dev liblapack-dev chromium chromium-driver)
+    libopencv-dev opencv-data libdlib-dev libatlas-base-dev liblapack-dev chromium chromium-driver fonts-noto-cjk)
 command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 || packages+=(python3 python3-pip)
 command -v npm >/dev/null || packages+=(npm)
 

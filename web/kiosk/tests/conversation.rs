@@ -102,6 +102,28 @@ async fn turn_until_done(page: &mut KioskClient) -> (u64, Vec<ServerMessage>, us
     }
 }
 
+/// Types `text`, as the page's text box would.
+async fn say(page: &mut KioskClient, text: &str) {
+    page.send(ClientMessage::Text { text: text.into() }).await;
+}
+
+/// Waits until the page is told that `service` is (un)available.
+async fn expect_status(page: &mut KioskClient, service: Service, available: bool) {
+    page.expect(WAIT, |m| {
+        *m == ServerMessage::ServiceStatus { service, available }
+    })
+    .await;
+}
+
+/// Waits for an `error` with `code`.
+async fn expect_error(page: &mut KioskClient, code: &str) {
+    page.expect(
+        WAIT,
+        |m| matches!(m, ServerMessage::Error { code: c, .. } if c == code),
+    )
+    .await;
+}
+
 fn cards_of(messages: &[ServerMessage]) -> Vec<protocol::dialogue::ProductCard> {
     messages
         .iter()
@@ -231,10 +253,7 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
     assert!(timing.first_audio_ms.is_some());
 
     // --- The mirror: she asks to try the first card on. ----------------------------
-    page.send(ClientMessage::Text {
-        text: "Can I try the first one on?".into(),
-    })
-    .await;
+    say(&mut page, "Can I try the first one on?").await;
     page.expect(WAIT, |m| matches!(m, ServerMessage::TryonPending { .. }))
         .await;
     let picture = page
@@ -270,9 +289,10 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
     }
 
     // --- Yes: a fetch request goes to the staff queue, and staff work it. ---------
-    page.send(ClientMessage::Text {
-        text: "Yes please, bring it to a fitting room in size M.".into(),
-    })
+    say(
+        &mut page,
+        "Yes please, bring it to a fitting room in size M.",
+    )
     .await;
     let queued = page
         .expect(WAIT, |m| matches!(m, ServerMessage::FetchStatus { .. }))
@@ -310,10 +330,7 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
     .await;
 
     // --- Barge-in: she talks over the reply; it stops and the turn is cancelled. ---
-    page.send(ClientMessage::Text {
-        text: "Show me sweaters in pink.".into(),
-    })
-    .await;
+    say(&mut page, "Show me sweaters in pink.").await;
     page.expect(WAIT, |m| matches!(m, ServerMessage::AudioChunk { .. }))
         .await;
     page.send(ClientMessage::BargeIn).await;
@@ -342,40 +359,12 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
 
     // --- Faults: the dialogue dies mid-conversation, the kiosk says so and recovers.
     stack.kill(Service::Dialogue);
-    page.expect(WAIT, |m| {
-        matches!(
-            m,
-            ServerMessage::ServiceStatus {
-                service: Service::Dialogue,
-                available: false
-            }
-        )
-    })
-    .await;
-    page.send(ClientMessage::Text {
-        text: "Do you have jeans?".into(),
-    })
-    .await;
-    page.expect(
-        WAIT,
-        |m| matches!(m, ServerMessage::Error { code, .. } if code == "dialogue_unavailable"),
-    )
-    .await;
+    expect_status(&mut page, Service::Dialogue, false).await;
+    say(&mut page, "Do you have jeans?").await;
+    expect_error(&mut page, "dialogue_unavailable").await;
     stack.restart(Service::Dialogue).await;
-    page.expect(WAIT, |m| {
-        matches!(
-            m,
-            ServerMessage::ServiceStatus {
-                service: Service::Dialogue,
-                available: true
-            }
-        )
-    })
-    .await;
-    page.send(ClientMessage::Text {
-        text: "Do you have jeans?".into(),
-    })
-    .await;
+    expect_status(&mut page, Service::Dialogue, true).await;
+    say(&mut page, "Do you have jeans?").await;
     let (_, messages, _) = turn_until_done(&mut page).await;
     assert!(
         !cards_of(&messages).is_empty(),
@@ -384,62 +373,25 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
 
     // Voice dies: replies still come, as text only; then it comes back with audio.
     stack.kill(Service::Voice);
-    page.expect(WAIT, |m| {
-        matches!(
-            m,
-            ServerMessage::ServiceStatus {
-                service: Service::Voice,
-                available: false
-            }
-        )
-    })
-    .await;
-    page.send(ClientMessage::Text {
-        text: "Any shirts in blue?".into(),
-    })
-    .await;
+    expect_status(&mut page, Service::Voice, false).await;
+    say(&mut page, "Any shirts in blue?").await;
     let (_, messages, audio_bytes) = turn_until_done(&mut page).await;
     assert!(!reply_of(&messages).is_empty());
     assert_eq!(audio_bytes, 0, "no voice, no audio");
     stack.restart(Service::Voice).await;
-    page.expect(WAIT, |m| {
-        matches!(
-            m,
-            ServerMessage::ServiceStatus {
-                service: Service::Voice,
-                available: true
-            }
-        )
-    })
-    .await;
-    page.send(ClientMessage::Text {
-        text: "Any shirts in white?".into(),
-    })
-    .await;
+    expect_status(&mut page, Service::Voice, true).await;
+    say(&mut page, "Any shirts in white?").await;
     let (_, _, audio_bytes) = turn_until_done(&mut page).await;
     assert!(audio_bytes > 0, "voice is back");
 
     // The mirror dies: try-on says so, the rest goes on.
     stack.kill(Service::Tryon);
-    page.expect(WAIT, |m| {
-        matches!(
-            m,
-            ServerMessage::ServiceStatus {
-                service: Service::Tryon,
-                available: false
-            }
-        )
-    })
-    .await;
+    expect_status(&mut page, Service::Tryon, false).await;
     page.send(ClientMessage::TryOn {
         sku: cards[0].sku.clone(),
     })
     .await;
-    page.expect(
-        WAIT,
-        |m| matches!(m, ServerMessage::Error { code, .. } if code == "tryon_unavailable"),
-    )
-    .await;
+    expect_error(&mut page, "tryon_unavailable").await;
 
     // --- Forget me: her record is erased in the catalog. --------------------------
     page.send(ClientMessage::ForgetMe).await;

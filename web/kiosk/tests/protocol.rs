@@ -70,6 +70,25 @@ async fn expect_error(client: &mut KioskClient, code: &'static str) {
     client.expect(WAIT, is_error(code)).await;
 }
 
+/// A WebSocket upgrade the kiosk refuses: its status, whether it says when to retry,
+/// and the error code of its JSON body.
+async fn refused_upgrade(ws_url: &str) -> (u16, bool, String) {
+    let refused = tokio_tungstenite::connect_async(ws_url).await.unwrap_err();
+    let tokio_tungstenite::tungstenite::Error::Http(response) = refused else {
+        panic!("expected an HTTP refusal, got {refused}");
+    };
+    let body: serde_json::Value =
+        serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap();
+    (
+        response.status().as_u16(),
+        response.headers().contains_key("retry-after"),
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
 #[tokio::test]
 async fn a_page_must_say_hello_with_the_stores_token_first() {
     let kiosk = start_kiosk(|_| {}).await;
@@ -246,17 +265,9 @@ async fn a_full_kiosk_answers_503_with_retry_after_before_the_upgrade() {
     let kiosk = start_kiosk(|c| c.kiosk.max_sessions = 1).await;
     let (_first, _) = KioskClient::start(&kiosk.ws, DEVICE_TOKEN, None).await;
 
-    let refused = tokio_tungstenite::connect_async(&kiosk.ws)
-        .await
-        .unwrap_err();
-    let tokio_tungstenite::tungstenite::Error::Http(response) = refused else {
-        panic!("expected an HTTP refusal, got {refused}");
-    };
-    assert_eq!(response.status(), 503);
-    assert!(response.headers().contains_key("retry-after"));
-    let body: serde_json::Value =
-        serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap();
-    assert_eq!(body["error"]["code"], "overloaded");
+    let (status, retry_after, code) = refused_upgrade(&kiosk.ws).await;
+    assert_eq!((status, code.as_str()), (503, "overloaded"));
+    assert!(retry_after);
 }
 
 #[tokio::test]
@@ -412,16 +423,8 @@ async fn the_staff_api_needs_the_staff_token() {
 #[tokio::test]
 async fn without_a_device_token_sessions_are_refused_with_a_clear_503() {
     let kiosk = start_kiosk(|c| c.kiosk.device_token = None).await;
-    let refused = tokio_tungstenite::connect_async(&kiosk.ws)
-        .await
-        .unwrap_err();
-    let tokio_tungstenite::tungstenite::Error::Http(response) = refused else {
-        panic!("expected an HTTP refusal, got {refused}");
-    };
-    assert_eq!(response.status(), 503);
-    let body: serde_json::Value =
-        serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap();
-    assert_eq!(body["error"]["code"], "sessions_disabled");
+    let (status, _, code) = refused_upgrade(&kiosk.ws).await;
+    assert_eq!((status, code.as_str()), (503, "sessions_disabled"));
 }
 
 #[tokio::test]
