@@ -789,6 +789,7 @@
   let lastFetch = null;
 
   function renderFetch(request) {
+    const before = lastFetch;
     lastFetch = request || null;
     if (!lastFetch) {
       debug.fetchState = null;
@@ -807,6 +808,11 @@
     el.fetchRoom.textContent = t("fetch_room", { room: r.fitting_room });
     el.fetchState.textContent = t("fetch_state_" + r.state);
     el.fetchStatus.hidden = false;
+    // A customer who asked by voice may be looking anywhere on the page: bring news of
+    // her request into view when it changes (not when it is only drawn again).
+    if (!before || before.fetch_id !== r.fetch_id || before.state !== r.state) {
+      el.fetchStatus.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    }
   }
 
   // ---------------------------------------------------------------- modals
