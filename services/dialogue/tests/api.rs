@@ -182,8 +182,12 @@ async fn the_remote_back_end_chooses_tools_through_an_openai_compatible_server()
     let unreachable = dialogue::llm::LanguageModel::Remote(
         dialogue::llm::RemoteModel::new(&gone, "local", None).unwrap(),
     );
-    let understood = dialogue::understand::understand(&unreachable, "forget me please", true).await;
-    assert_eq!(understood.intent, Intent::ForgetMe);
+    // Words without a clear cue, so the model is asked (a clear cue is final without it).
+    let unclear = "what's the capital of France";
+    let reading = dialogue::rules::read(unclear);
+    assert!(!reading.confident, "{unclear:?} should need the model");
+    let understood = dialogue::understand::understand(&unreachable, unclear, true).await;
+    assert_eq!(understood.intent, reading.intent);
     assert_eq!(
         understood.source,
         protocol::dialogue::UnderstandingSource::Rules
