@@ -143,6 +143,7 @@ async fn take_turn(
         .await
         .map_err(|_| DialogueError::TurnInProgress)?;
     let (out, events) = mpsc::channel::<TurnEvent>(32);
+    locked.begin_turn(request.speculative_id, request.replaces);
     let dialogue = state.dialogue.clone();
     tokio::spawn(async move {
         if turn::run(&dialogue, &mut locked, &text, &out)

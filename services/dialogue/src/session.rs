@@ -31,7 +31,7 @@ pub enum Offer {
 }
 
 /// One conversation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Session {
     /// Its id.
     pub id: String,
@@ -53,6 +53,9 @@ pub struct Session {
     pub turns: u32,
     /// Last activity, for idle expiry.
     pub touched: Instant,
+    /// The session as it was before the last turn, with the caller's number for that
+    /// turn, while it was speculative (prepared while she paused) and may be replaced.
+    pub before_speculative: Option<(u64, Box<Session>)>,
 }
 
 impl Session {
@@ -76,6 +79,22 @@ impl Session {
             facts,
             turns: 0,
             touched: Instant::now(),
+            before_speculative: None,
+        }
+    }
+
+    /// Prepares the session for a turn: back to before the last turn when that was
+    /// the speculative turn this one `replaces`, and a copy of itself kept when this
+    /// one is speculative. A speculative turn that stands is simply followed by the
+    /// next; one that never arrived leaves nothing to undo.
+    pub fn begin_turn(&mut self, speculative_id: Option<u64>, replaces: Option<u64>) {
+        if let (Some((last, before)), Some(replaced)) = (self.before_speculative.take(), replaces)
+            && last == replaced
+        {
+            *self = *before;
+        }
+        if let Some(id) = speculative_id {
+            self.before_speculative = Some((id, Box::new(self.clone())));
         }
     }
 
@@ -223,5 +242,45 @@ impl Sessions {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(session: &mut Session, text: &str) {
+        session.turns += 1;
+        session.cart.push(text.to_owned());
+    }
+
+    #[test]
+    fn a_replaced_speculative_turn_leaves_no_trace() {
+        let mut session = Session::new("s".into(), "k".into(), None);
+        session.begin_turn(None, None);
+        said(&mut session, "a shirt");
+        session.begin_turn(Some(2), None);
+        said(&mut session, "yes");
+        // She went on: "yes, in medium" replaces "yes".
+        session.begin_turn(None, Some(2));
+        assert_eq!(
+            (session.turns, session.cart.clone()),
+            (1, vec!["a shirt".into()])
+        );
+        assert!(session.before_speculative.is_none());
+    }
+
+    #[test]
+    fn a_speculative_turn_that_stands_is_kept() {
+        let mut session = Session::new("s".into(), "k".into(), None);
+        session.begin_turn(Some(1), None);
+        said(&mut session, "a shirt");
+        session.begin_turn(Some(2), None);
+        said(&mut session, "the second one");
+        assert_eq!(session.turns, 2);
+        // Turn 3 was prepared but never reached the dialogue; turn 2 stood.
+        session.begin_turn(None, Some(3));
+        assert_eq!(session.turns, 2);
+        assert!(session.before_speculative.is_none());
     }
 }

@@ -419,6 +419,15 @@ pub struct SessionStarted {
 pub struct TurnRequest {
     /// What the customer said (the transcript) or typed.
     pub text: String,
+    /// Set when the turn is prepared before her words are settled (she paused; the
+    /// transcript may still change): the caller's number for it. The session as it
+    /// was before the turn is kept, so a later turn can replace it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speculative_id: Option<u64>,
+    /// The speculative turn this one replaces (she went on speaking): if it was the
+    /// session's last turn, the session goes back to how it was before it first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<u64>,
 }
 
 /// A product as a card on the kiosk screen: only what the card and the reply need.

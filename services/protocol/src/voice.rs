@@ -142,6 +142,15 @@ pub enum SttEvent {
         /// The provisional text.
         text: String,
     },
+    /// She paused long enough for the utterance to be decoded: its text if the pause
+    /// lasts to the end of turn. A kiosk may start preparing the reply, shown only
+    /// when the `final` brings the same text.
+    Tentative {
+        /// The utterance's text if she says no more.
+        text: String,
+    },
+    /// Speech came back after a `tentative`: that text is no longer the utterance.
+    SpeechResumed,
     /// Voice activity stopped (end of turn detected); a `final` follows.
     SpeechEnded,
     /// The settled text of the utterance, to be sent to dialogue.

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use protocol::dialogue::ProductCard;
 use protocol::kiosk::{ClientEnvelope, ClientMessage, ServerEnvelope, ServerMessage};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -164,6 +165,56 @@ impl KioskClient {
             .collect()
     }
 
+    /// Sends speech as the page's microphone would, in 100 ms frames one every
+    /// `interval` (100 ms is real time; less is faster), then `silence` more frames
+    /// of silence so the end of the turn can be heard.
+    pub async fn speak(&mut self, pcm: &[i16], interval: Duration, silence: usize) {
+        const FRAME: usize = 1600;
+        for chunk in pcm.chunks(FRAME) {
+            self.send_audio(chunk).await;
+            tokio::time::sleep(interval).await;
+        }
+        for _ in 0..silence {
+            self.send_audio(&[0; FRAME]).await;
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// The next turn's messages, from its `transcript_final` to its `turn_done`, with
+    /// its turn id and the bytes of speech audio received; panics with what came
+    /// instead after `within`.
+    pub async fn turn_until_done(&mut self, within: Duration) -> (u64, Vec<ServerMessage>, usize) {
+        let started = self
+            .expect(within, |m| {
+                matches!(m, ServerMessage::TranscriptFinal { .. })
+            })
+            .await;
+        let ServerMessage::TranscriptFinal { turn_id, .. } = started else {
+            unreachable!("expect returned what it was asked for")
+        };
+        let mut messages = vec![started];
+        let mut audio_bytes = 0;
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next(left).await {
+                Some(Received::Message(message)) => {
+                    let done = matches!(message, ServerMessage::TurnDone { turn_id: t, .. } if t == turn_id);
+                    messages.push(message);
+                    if done {
+                        return (turn_id, messages, audio_bytes);
+                    }
+                }
+                Some(Received::Audio(bytes)) => audio_bytes += bytes.len(),
+                Some(other) => panic!("{other:?} during turn {turn_id}: {:?}", self.kinds()),
+                None => panic!(
+                    "turn {turn_id} not done within {within:?}: {:?}",
+                    self.kinds()
+                ),
+            }
+        }
+    }
+
     /// Every JSON message received so far.
     pub fn messages(&self) -> impl Iterator<Item = &ServerMessage> {
         self.log.iter().filter_map(|(_, r)| match r {
@@ -176,4 +227,27 @@ impl KioskClient {
     pub async fn close(mut self) {
         let _ = self.socket.close(None).await;
     }
+}
+
+/// The product cards among a turn's messages (none: empty).
+pub fn cards_of(messages: &[ServerMessage]) -> Vec<ProductCard> {
+    messages
+        .iter()
+        .find_map(|m| match m {
+            ServerMessage::ProductCards { cards, .. } => Some(cards.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The assistant's reply among a turn's messages, its deltas joined by spaces.
+pub fn reply_of(messages: &[ServerMessage]) -> String {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::AssistantDelta { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

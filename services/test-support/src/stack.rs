@@ -181,6 +181,23 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.ports[&service])
     }
 
+    /// The value of one series of a service's Prometheus metrics, named as exposed
+    /// (`kiosk_speculative_turns_total{outcome="released"}`); 0 when not there yet.
+    pub async fn metric(&self, service: Service, series: &str) -> f64 {
+        let url = format!("{}/metrics", self.url(service));
+        let text = match reqwest::Client::builder().no_proxy().build() {
+            Ok(http) => match http.get(url).send().await {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            },
+            Err(_) => String::new(),
+        };
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
     /// The kiosk's WebSocket URL.
     pub fn kiosk_ws(&self) -> String {
         format!("ws://127.0.0.1:{}/ws", self.ports[&Service::Kiosk])

@@ -144,6 +144,8 @@ impl Session {
             .map(|(_, e)| match e {
                 SttEvent::SpeechStarted => "speech_started",
                 SttEvent::Partial { .. } => "partial",
+                SttEvent::Tentative { .. } => "tentative",
+                SttEvent::SpeechResumed => "speech_resumed",
                 SttEvent::SpeechEnded => "speech_ended",
                 SttEvent::Final { .. } => "final",
                 SttEvent::Error { .. } => "error",
@@ -272,6 +274,16 @@ async fn speech_gives_started_partials_ended_within_800_ms_and_a_matching_final(
         "one utterance is one turn: {kinds:?}"
     );
     assert_eq!(kinds.last(), Some(&"final"), "{kinds:?}");
+    // The pause's decode, told early as `tentative` when it is ready before the end of
+    // turn (it is on an idle machine), is what the final says: a kiosk that prepared
+    // its reply from it answered the right words.
+    assert!(!kinds.contains(&"speech_resumed"), "{kinds:?}");
+    for (_, event) in &session.events {
+        if let SttEvent::Tentative { text } = event {
+            assert_eq!(text, &finals[0].1, "the tentative text is the final one");
+        }
+    }
+    println!("tentative sent: {}", kinds.contains(&"tentative"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@
 //!
 //! It starts the whole assistant as processes ([`Stack`]: every service, the fixture
 //! catalogue, the installed default models) and talks to the kiosk's WebSocket the way
-//! a kiosk page does: after `hello`, 16 kHz microphone audio in 100 ms frames paced in
+//! a kiosk page does: after `hello`, 16 kHz microphone audio in 40 ms frames paced in
 //! real time, silence included, for the whole session. The customer's speech is a
 //! scripted shopping conversation synthesised once by the voice service (piper) and
 //! resampled to 16 kHz, so every run hears the same words.
@@ -81,10 +81,10 @@ const SCRIPT: [&str; 23] = [
 /// costs (model pages, caches, the dialogue session) that no later turn pays.
 const WARM_UP: &str = "Hello can you help me find some clothes";
 
-/// Samples in one microphone frame: 100 ms, what the kiosk page sends.
-const FRAME_SAMPLES: usize = (MIC_SAMPLE_RATE / 10) as usize;
-/// Duration of one microphone frame.
-const FRAME: Duration = Duration::from_millis(100);
+/// Duration of one microphone frame: 40 ms, what the kiosk page sends.
+const FRAME: Duration = Duration::from_millis(40);
+/// Samples in one microphone frame.
+const FRAME_SAMPLES: usize = (MIC_SAMPLE_RATE / 25) as usize;
 /// A turn without its final transcript or first audio this long after the end of her
 /// speech is dropped.
 const TURN_DEADLINE: Duration = Duration::from_secs(30);
@@ -250,8 +250,8 @@ async fn synthesise(http: &reqwest::Client, voice: &str, text: &'static str) -> 
     }
 }
 
-/// The kiosk page's microphone: a frame every 100 ms, her queued speech first, silence
-/// when she is not speaking. A frame carries the 100 ms before its send time, as a
+/// The kiosk page's microphone: a frame every 40 ms, her queued speech first, silence
+/// when she is not speaking. A frame carries the 40 ms before its send time, as a
 /// page's capture does, so frames late for a moment go out in a burst (not dropped).
 struct Mic {
     interval: Interval,
@@ -456,7 +456,7 @@ impl Conversation {
             }
             tokio::select! {
                 biased;
-                received = self.client.next(FRAME * 10) => {
+                received = self.client.next(Duration::from_millis(400)) => {
                     let at = Instant::now();
                     let since_end = |at: Instant| {
                         end_of_speech.map(|end| at.saturating_duration_since(end).as_secs_f64() * 1e3)
@@ -990,6 +990,13 @@ async fn bench(
         .map(|(n, _)| *n)
         .max()
         .unwrap_or(0);
+    // Replies prepared in a pause: released (her words stood) or dropped (she went on).
+    let mut speculative_turns = serde_json::Map::new();
+    for outcome in ["released", "dropped"] {
+        let series = format!("kiosk_speculative_turns_total{{outcome=\"{outcome}\"}}");
+        let count = stack.metric(Service::Kiosk, &series).await;
+        speculative_turns.insert(outcome.into(), json!(count));
+    }
     let defaults = Config::default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     json!({
@@ -1022,6 +1029,7 @@ async fn bench(
             "end_of_speech_to_first_audio_p95_ms": GOAL_P95_MS,
             "sessions_held": GOAL_SESSIONS,
         },
+        "speculative_turns": speculative_turns,
         "single_session": single_summary,
         "concurrency": concurrency,
         "sessions_held": held,

@@ -29,6 +29,9 @@ pub struct KioskMetrics {
     pub stage_seconds: Family<StageLabels, Histogram>,
     /// Turns by outcome.
     pub turns: Family<OutcomeLabels, Counter>,
+    /// Replies prepared during a pause, by outcome (`released` when her final words
+    /// were the same, `dropped` when she went on): how often the preparation pays.
+    pub speculations: Family<OutcomeLabels, Counter>,
     /// Sessions live now (connected or waiting to resume).
     pub sessions: Gauge,
     /// Microphone frames dropped because voice was behind.
@@ -48,6 +51,7 @@ impl KioskMetrics {
                         Histogram::new(exponential_buckets(0.01, 2.0, 13))
                     }),
                     turns: Family::default(),
+                    speculations: Family::default(),
                     sessions: Gauge::default(),
                     audio_dropped: Counter::default(),
                 };
@@ -57,6 +61,11 @@ impl KioskMetrics {
                     metrics.stage_seconds.clone(),
                 );
                 registry.register("kiosk_turns", "Turns by outcome", metrics.turns.clone());
+                registry.register(
+                    "kiosk_speculative_turns",
+                    "Replies prepared during a pause: released (her words stood) or dropped (she went on)",
+                    metrics.speculations.clone(),
+                );
                 registry.register(
                     "kiosk_sessions",
                     "Customer sessions live (connected or waiting to resume)",
@@ -83,10 +92,19 @@ impl KioskMetrics {
 
     /// Counts a finished turn.
     pub fn turn(&self, outcome: &str) {
-        self.turns
-            .get_or_create(&OutcomeLabels {
-                outcome: outcome.to_owned(),
-            })
-            .inc();
+        count(&self.turns, outcome);
     }
+
+    /// Counts a speculative turn released or dropped.
+    pub fn speculation(&self, outcome: &str) {
+        count(&self.speculations, outcome);
+    }
+}
+
+fn count(family: &Family<OutcomeLabels, Counter>, outcome: &str) {
+    family
+        .get_or_create(&OutcomeLabels {
+            outcome: outcome.to_owned(),
+        })
+        .inc();
 }

@@ -1,12 +1,12 @@
 // AudioWorklet processor "mic-capture": microphone audio at the context's rate in,
 // 16 kHz mono signed 16-bit little-endian PCM out, posted to the main thread in
-// chunks of about 100 ms, plus the loudness (RMS) of every ~20 ms for barge-in.
+// chunks of about 40 ms, plus the loudness (RMS) of every ~20 ms for barge-in.
 //
 // Messages posted on this.port:
 //   {type: "pcm", buffer: ArrayBuffer}   chunkMs of s16le PCM at targetRate (transferred)
 //   {type: "level", rms: number, ms: number}   RMS (0..1) of the last levelMs of input
 //
-// processorOptions: {targetRate = 16000, chunkMs = 100, levelMs = 20}
+// processorOptions: {targetRate = 16000, chunkMs = 40, levelMs = 20}
 "use strict";
 
 /** Windowed-sinc low-pass FIR (Hamming), unity gain at DC. cutoff in cycles/sample. */
@@ -88,7 +88,7 @@ class MicCapture extends AudioWorkletProcessor {
     const o = (options && options.processorOptions) || {};
     this.outRate = o.targetRate || 16000;
     this.resampler = new Resampler(sampleRate, this.outRate);
-    this.chunkSamples = Math.max(1, Math.round((this.outRate * (o.chunkMs || 100)) / 1000));
+    this.chunkSamples = Math.max(1, Math.round((this.outRate * (o.chunkMs || 40)) / 1000));
     this.levelMs = o.levelMs || 20;
     this.levelSamples = Math.max(1, Math.round((sampleRate * this.levelMs) / 1000));
     this.newChunk();

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use protocol::Service;
 use protocol::catalog::Product;
 use protocol::kiosk::{ClientMessage, FetchState, ServerMessage};
-use test_support::kiosk_client::{KioskClient, Received};
+use test_support::kiosk_client::{KioskClient, Received, cards_of, reply_of};
 use test_support::speech::speech_16k;
 use test_support::stack::{DEVICE_TOKEN, STAFF_TOKEN, Stack};
 use test_support::{SERVICE_TOKEN, fixtures};
@@ -57,51 +57,6 @@ async fn show_face(
     }
 }
 
-/// Sends speech as the page's microphone would, then enough silence for the end of
-/// the turn to be detected.
-async fn speak(page: &mut KioskClient, pcm: &[i16]) {
-    for chunk in pcm.chunks(1600) {
-        page.send_audio(chunk).await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    for _ in 0..15 {
-        page.send_audio(&[0; 1600]).await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The turn's messages, from its `transcript_final` to its `turn_done`.
-async fn turn_until_done(page: &mut KioskClient) -> (u64, Vec<ServerMessage>, usize) {
-    let started = page
-        .expect(WAIT, |m| matches!(m, ServerMessage::TranscriptFinal { .. }))
-        .await;
-    let ServerMessage::TranscriptFinal { turn_id, .. } = started else {
-        unreachable!()
-    };
-    let mut messages = vec![started];
-    let mut audio_bytes = 0;
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match page.next(left).await {
-            Some(Received::Message(message)) => {
-                let done =
-                    matches!(message, ServerMessage::TurnDone { turn_id: t, .. } if t == turn_id);
-                messages.push(message);
-                if done {
-                    return (turn_id, messages, audio_bytes);
-                }
-            }
-            Some(Received::Audio(bytes)) => audio_bytes += bytes.len(),
-            Some(other) => panic!("{other:?} during turn {turn_id}: {:?}", page.kinds()),
-            None => panic!(
-                "turn {turn_id} not done within {WAIT:?}: {:?}",
-                page.kinds()
-            ),
-        }
-    }
-}
-
 /// Types `text`, as the page's text box would.
 async fn say(page: &mut KioskClient, text: &str) {
     page.send(ClientMessage::Text { text: text.into() }).await;
@@ -122,27 +77,6 @@ async fn expect_error(page: &mut KioskClient, code: &str) {
         |m| matches!(m, ServerMessage::Error { code: c, .. } if c == code),
     )
     .await;
-}
-
-fn cards_of(messages: &[ServerMessage]) -> Vec<protocol::dialogue::ProductCard> {
-    messages
-        .iter()
-        .find_map(|m| match m {
-            ServerMessage::ProductCards { cards, .. } => Some(cards.clone()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
-fn reply_of(messages: &[ServerMessage]) -> String {
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            ServerMessage::AssistantDelta { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,8 +156,8 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
 
     // --- A spoken request: whisper hears it, the dialogue answers with cards. ------
     let request = speech_16k(&stack.url(Service::Voice), "I'm looking for a shirt.").await;
-    speak(&mut page, &request).await;
-    let (_, messages, audio_bytes) = turn_until_done(&mut page).await;
+    page.speak(&request, Duration::from_millis(50), 15).await;
+    let (_, messages, audio_bytes) = page.turn_until_done(WAIT).await;
     let ServerMessage::TranscriptFinal { text, .. } = &messages[0] else {
         unreachable!()
     };
@@ -365,7 +299,7 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
     stack.restart(Service::Dialogue).await;
     expect_status(&mut page, Service::Dialogue, true).await;
     say(&mut page, "Do you have jeans?").await;
-    let (_, messages, _) = turn_until_done(&mut page).await;
+    let (_, messages, _) = page.turn_until_done(WAIT).await;
     assert!(
         !cards_of(&messages).is_empty(),
         "after recovery: {messages:#?}"
@@ -375,13 +309,13 @@ async fn a_conversation_with_every_service_then_faults_and_recovery() {
     stack.kill(Service::Voice);
     expect_status(&mut page, Service::Voice, false).await;
     say(&mut page, "Any shirts in blue?").await;
-    let (_, messages, audio_bytes) = turn_until_done(&mut page).await;
+    let (_, messages, audio_bytes) = page.turn_until_done(WAIT).await;
     assert!(!reply_of(&messages).is_empty());
     assert_eq!(audio_bytes, 0, "no voice, no audio");
     stack.restart(Service::Voice).await;
     expect_status(&mut page, Service::Voice, true).await;
     say(&mut page, "Any shirts in white?").await;
-    let (_, _, audio_bytes) = turn_until_done(&mut page).await;
+    let (_, _, audio_bytes) = page.turn_until_done(WAIT).await;
     assert!(audio_bytes > 0, "voice is back");
 
     // The mirror dies: try-on says so, the rest goes on.

@@ -16,7 +16,9 @@
 //! their turn; a partial that would have to wait is skipped, never queued. When the
 //! silence after speech begins, the utterance is decoded at once (speculatively): if the
 //! silence lasts to the end of turn, that decode is the final transcript and arrives
-//! almost with `speech_ended`; if speech resumes, it is sent as a partial instead.
+//! almost with `speech_ended`; if speech resumes, it is sent as a partial instead. Its
+//! text is also sent at once as `tentative` (and withdrawn by `speech_resumed`), so a
+//! kiosk can prepare the reply during the rest of the pause.
 //!
 //! A `final` always belongs to the last `speech_ended`; if the customer starts again
 //! before it is ready, a `speech_started` can come between the two.
@@ -481,6 +483,8 @@ struct Stream {
     speculative: Option<(u64, usize, String)>,
     /// Utterance and length whose speculative decode, still running, is its final.
     final_from_speculative: Option<(u64, usize)>,
+    /// A `tentative` was sent for the current pause and not yet withdrawn.
+    tentative_sent: bool,
     /// Ended utterances waiting for a decode of their own.
     finals: VecDeque<(u64, Vec<f32>)>,
     /// False once the client is gone or the stream failed.
@@ -512,6 +516,7 @@ impl Stream {
             in_flight: None,
             speculative: None,
             final_from_speculative: None,
+            tentative_sent: false,
             finals: VecDeque::new(),
             open: true,
         }
@@ -589,11 +594,15 @@ impl Stream {
             TurnEvent::SpeechResumed => {
                 self.speculative = None;
                 self.last_partial = Instant::now();
+                if std::mem::take(&mut self.tentative_sent) {
+                    self.send(SttEvent::SpeechResumed).await;
+                }
             }
             TurnEvent::EndOfTurn { utterance, forced } => {
                 if forced {
                     tracing::debug!("utterance reached the longest allowed; turn forced to end");
                 }
+                self.tentative_sent = false;
                 self.send(SttEvent::SpeechEnded).await;
                 let id = self.utterance;
                 let len = utterance.len();
@@ -648,7 +657,11 @@ impl Stream {
                     self.send(SttEvent::Final { text }).await;
                 } else if utterance == current && self.detector.in_utterance() {
                     if !self.detector.speaking() && self.detector.utterance().len() == len {
-                        // Still silent: kept for the end of turn.
+                        // Still silent: kept for the end of turn, and told.
+                        if !text.is_empty() {
+                            self.tentative_sent = true;
+                            self.send(SttEvent::Tentative { text: text.clone() }).await;
+                        }
                         self.speculative = Some((utterance, len, text));
                     } else if !text.is_empty() {
                         // Speech resumed: not final, but the freshest partial there is.

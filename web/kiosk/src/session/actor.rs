@@ -6,6 +6,11 @@
 //! - Microphone audio goes to voice's speech-to-text stream; a final transcript (or
 //!   typed text) starts a dialogue turn, whose sentences are captioned and spoken as
 //!   they come, and whose actions (try-on, fetch, consent, forget) are carried out.
+//! - When she pauses, voice sends the tentative transcript and the turn is prepared at
+//!   once (the dialogue answers, the first sentences are synthesised) but held back:
+//!   the final transcript releases it if it says the same, and her speaking on drops
+//!   it (the dialogue session is put back). The wait for the end of her turn is then
+//!   spent preparing the reply, not before it.
 //! - A service that is down is skipped (text instead of voice, no mirror), and the
 //!   page is told so; when it comes back, the session uses it again.
 
@@ -86,6 +91,26 @@ struct Customer {
     name: String,
 }
 
+/// What a speculative turn produced while its words were not yet settled.
+#[derive(Debug)]
+enum Pending {
+    /// A dialogue event, for the page.
+    Event(TurnEvent),
+    /// Synthesised audio, for the page.
+    Audio { sample_rate: u32, pcm: Bytes },
+    /// The dialogue stream ended (with its failure) before the reply was complete.
+    Ended(Option<UpstreamError>),
+}
+
+/// A turn prepared from a tentative transcript, not yet shown.
+#[derive(Debug)]
+struct Held {
+    /// The tentative text the turn answers.
+    text: String,
+    /// Its output so far, in order.
+    pending: Vec<Pending>,
+}
+
 /// The turn whose reply is being written or spoken.
 struct Turn {
     id: u64,
@@ -100,6 +125,22 @@ struct Turn {
     sentence: String,
     /// Everything said in this turn, for the echo guard.
     spoken: String,
+    /// Set while the turn is speculative: nothing of it has reached the page yet.
+    held: Option<Held>,
+}
+
+impl Turn {
+    /// Speaks what is left of the reply and closes its speech stream (again is
+    /// harmless).
+    fn finish_speech(&mut self) {
+        let rest = std::mem::take(&mut self.sentence);
+        if let Some(speech) = self.speech.as_mut() {
+            if !rest.trim().is_empty() {
+                speech.say(rest.trim().to_owned());
+            }
+            speech.finish();
+        }
+    }
 }
 
 impl Drop for Turn {
@@ -150,6 +191,9 @@ pub struct Actor {
 
     turn: Option<Turn>,
     next_turn: u64,
+    /// A speculative turn that was dropped and may have reached the dialogue: the next
+    /// dialogue turn replaces it.
+    replaces: Option<u64>,
     audio_seq: u64,
     /// Until when the page is (about) playing the assistant's audio.
     playing_until: Option<Instant>,
@@ -192,6 +236,7 @@ impl Actor {
             speech_ended_at: None,
             turn: None,
             next_turn: 1,
+            replaces: None,
             audio_seq: 0,
             playing_until: None,
             recently_spoken: String::new(),
@@ -587,9 +632,10 @@ impl Actor {
         }
     }
 
-    /// Whether the assistant is answering or its audio may still be playing.
+    /// Whether the assistant is answering or its audio may still be playing (a held
+    /// turn is neither: the page knows nothing of it).
     fn assistant_busy(&self) -> bool {
-        self.turn.is_some()
+        self.turn.as_ref().is_some_and(|t| t.held.is_none())
             || self
                 .playing_until
                 .is_some_and(|until| Instant::now() < until)
@@ -598,7 +644,11 @@ impl Actor {
     fn stt_event(&mut self, event: SttEvent) {
         match event {
             SttEvent::SpeechStarted => self.send(ServerMessage::SpeechStarted),
+            SttEvent::Tentative { text } => self.speculate(text),
+            SttEvent::SpeechResumed => self.drop_speculation(),
             SttEvent::Partial { text } => {
+                // She is still speaking: a prepared reply answers too little.
+                self.drop_speculation();
                 if self.assistant_busy() {
                     if is_echo(&text, &self.recently_spoken) {
                         return;
@@ -614,11 +664,18 @@ impl Actor {
                 if self.assistant_busy() && is_echo(&text, &self.recently_spoken) {
                     return;
                 }
-                if text.trim().is_empty() {
+                let text = text.trim();
+                if text.is_empty() {
+                    self.drop_speculation();
                     return;
                 }
                 let transcript_ms = millis_since(origin);
-                self.start_turn(text.trim().to_owned(), origin, Some(transcript_ms));
+                if self.held_text() == Some(text) {
+                    self.release(origin, transcript_ms);
+                } else {
+                    self.drop_speculation();
+                    self.start_turn(text.to_owned(), origin, Some(transcript_ms));
+                }
             }
             SttEvent::Error { code, message } => {
                 tracing::warn!(session = %self.id, %code, %message, "speech-to-text error");
@@ -629,6 +686,7 @@ impl Actor {
     // ---- turns ---------------------------------------------------------------------
 
     fn new_turn(&mut self, origin: Instant) -> &mut Turn {
+        self.drop_speculation();
         if self.turn.is_some() {
             self.cancel_turn(true);
         }
@@ -653,12 +711,54 @@ impl Actor {
             text_done: false,
             sentence: String::new(),
             spoken: String::new(),
+            held: None,
         })
     }
 
     /// A customer turn: what she said (or typed) goes to the dialogue.
     fn start_turn(&mut self, text: String, origin: Instant, transcript_ms: Option<u64>) {
         self.customer_turns += 1;
+        if !self.begin_turn(text.clone(), origin, transcript_ms, false) {
+            return;
+        }
+        let turn_id = self.turn.as_ref().map_or(0, |t| t.id);
+        self.send(ServerMessage::TranscriptFinal { text, turn_id });
+        if !self.is_up(Service::Dialogue) {
+            self.error("dialogue_unavailable", Text::Unavailable(Service::Dialogue));
+            self.maybe_finish_turn();
+        }
+    }
+
+    /// Prepares the reply to a tentative transcript, held back until the final one
+    /// says the same.
+    fn speculate(&mut self, text: String) {
+        let text = text.trim().to_owned();
+        if self.held_text() == Some(text.as_str()) {
+            return;
+        }
+        self.drop_speculation();
+        let usable = !text.is_empty() && text.chars().count() <= MAX_TEXT_CHARS;
+        if !usable || self.assistant_busy() || !self.is_up(Service::Dialogue) {
+            return;
+        }
+        self.begin_turn(text, Instant::now(), None, true);
+    }
+
+    /// The text a held turn answers.
+    fn held_text(&self) -> Option<&str> {
+        self.turn.as_ref()?.held.as_ref().map(|h| h.text.as_str())
+    }
+
+    /// Starts a turn's dialogue stream (and its speech); `speculative` holds its output
+    /// back. False when there is no turn to run (the dialogue is down and it was only
+    /// speculative).
+    fn begin_turn(
+        &mut self,
+        text: String,
+        origin: Instant,
+        transcript_ms: Option<u64>,
+        speculative: bool,
+    ) -> bool {
         let session = self.dialogue.clone();
         let customer_id = self.customer.as_ref().map(|c| c.id.clone());
         let kiosk = &self.shared.config.kiosk;
@@ -667,8 +767,13 @@ impl Actor {
             Duration::from_secs(kiosk.turn_timeout_secs),
         );
         let dialogue_up = self.is_up(Service::Dialogue);
+        if speculative && !dialogue_up {
+            return false;
+        }
         let dialogue = self.shared.upstreams.dialogue.clone();
         let inbox = self.inbox.clone();
+        self.drop_speculation();
+        let replaces = self.replaces.take();
         let turn = self.new_turn(origin);
         turn.timing.transcript_ms = transcript_ms;
         let (turn_id, trace) = (turn.id, turn.trace.clone());
@@ -681,6 +786,8 @@ impl Actor {
                 customer_id,
                 kiosk_id,
                 text: text.clone(),
+                speculative_id: speculative.then_some(turn_id),
+                replaces,
                 within,
             };
             turn.task = Some(run_turn(job, inbox));
@@ -688,11 +795,54 @@ impl Actor {
             turn.text_done = true;
             turn.speech = None;
         }
-        tracing::info!(session = %self.id, %trace, turn = turn_id, "turn started");
-        self.send(ServerMessage::TranscriptFinal { text, turn_id });
-        if !dialogue_up {
-            self.error("dialogue_unavailable", Text::Unavailable(Service::Dialogue));
-            self.maybe_finish_turn();
+        if speculative {
+            turn.held = Some(Held {
+                text,
+                pending: Vec::new(),
+            });
+        }
+        tracing::info!(session = %self.id, %trace, turn = turn_id, speculative, "turn started");
+        true
+    }
+
+    /// The final transcript confirmed the held turn: what it prepared goes to the
+    /// page now, in order, and the turn carries on as any other.
+    fn release(&mut self, origin: Instant, transcript_ms: u64) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let Some(held) = turn.held.take() else {
+            return;
+        };
+        self.customer_turns += 1;
+        self.shared.metrics.speculation("released");
+        turn.origin = origin;
+        turn.timing.transcript_ms = Some(transcript_ms);
+        let turn_id = turn.id;
+        self.send(ServerMessage::TranscriptFinal {
+            text: held.text,
+            turn_id,
+        });
+        for pending in held.pending {
+            match pending {
+                Pending::Event(event) => self.show_turn_event(event),
+                Pending::Audio { sample_rate, pcm } => self.play(turn_id, sample_rate, pcm),
+                Pending::Ended(error) => self.stream_ended(error),
+            }
+        }
+        self.maybe_finish_turn();
+    }
+
+    /// Drops the held turn, if any: its dialogue stream and speech stop, the page never
+    /// saw it, and the next dialogue turn puts the dialogue session back.
+    fn drop_speculation(&mut self) {
+        if self.turn.as_ref().is_none_or(|t| t.held.is_none()) {
+            return;
+        }
+        if let Some(turn) = self.turn.take() {
+            self.replaces = Some(turn.id);
+            self.shared.metrics.speculation("dropped");
+            tracing::debug!(session = %self.id, trace = %turn.trace, "speculative turn dropped");
         }
     }
 
@@ -720,6 +870,36 @@ impl Actor {
         let Some(turn) = self.turn.as_mut() else {
             return;
         };
+        // Speech starts at once, held or not: it is what takes longest to be ready.
+        match &event {
+            TurnEvent::Text {
+                delta,
+                sentence_end,
+            } => {
+                turn.sentence.push_str(delta);
+                if *sentence_end {
+                    let sentence = std::mem::take(&mut turn.sentence);
+                    if let Some(speech) = &turn.speech
+                        && !sentence.trim().is_empty()
+                    {
+                        speech.say(sentence.trim().to_owned());
+                    }
+                }
+            }
+            TurnEvent::Done { .. } | TurnEvent::Error { .. } => turn.finish_speech(),
+            _ => {}
+        }
+        match turn.held.as_mut() {
+            Some(held) => held.pending.push(Pending::Event(event)),
+            None => self.show_turn_event(event),
+        }
+    }
+
+    /// What the page sees of a dialogue event (and the actions it asks for).
+    fn show_turn_event(&mut self, event: TurnEvent) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
         let turn_id = turn.id;
         match event {
             TurnEvent::Understood(_) => {}
@@ -734,16 +914,7 @@ impl Actor {
                 if turn.timing.first_text_ms.is_none() {
                     turn.timing.first_text_ms = Some(millis_since(turn.origin));
                 }
-                turn.sentence.push_str(&delta);
                 turn.spoken.push_str(&delta);
-                if sentence_end {
-                    let sentence = std::mem::take(&mut turn.sentence);
-                    if let Some(speech) = &turn.speech
-                        && !sentence.trim().is_empty()
-                    {
-                        speech.say(sentence.trim().to_owned());
-                    }
-                }
                 self.recently_spoken = turn.spoken.clone();
                 self.send(ServerMessage::AssistantDelta {
                     turn_id,
@@ -764,25 +935,17 @@ impl Actor {
     fn text_finished(&mut self) {
         if let Some(turn) = self.turn.as_mut() {
             turn.text_done = true;
-            let rest = std::mem::take(&mut turn.sentence);
-            if let Some(speech) = turn.speech.as_mut() {
-                if !rest.trim().is_empty() {
-                    speech.say(rest.trim().to_owned());
-                }
-                speech.finish();
-            }
+            turn.finish_speech();
         }
         self.maybe_finish_turn();
     }
 
-    fn turn_ended(&mut self, turn_id: u64, error: Option<UpstreamError>) {
-        let Some(turn) = self.turn.as_mut().filter(|t| t.id == turn_id) else {
+    /// The turn's dialogue stream ended: the page is told if it failed before the
+    /// reply was complete.
+    fn stream_ended(&mut self, error: Option<UpstreamError>) {
+        let Some(turn) = self.turn.as_ref().filter(|t| !t.text_done) else {
             return;
         };
-        turn.task = None;
-        if turn.text_done {
-            return;
-        }
         if let Some(error) = error {
             tracing::warn!(session = %self.id, trace = %turn.trace, %error, "turn failed");
             if error.is_unavailable() {
@@ -794,7 +957,35 @@ impl Actor {
         self.text_finished();
     }
 
+    fn turn_ended(&mut self, turn_id: u64, error: Option<UpstreamError>) {
+        let Some(turn) = self.turn.as_mut().filter(|t| t.id == turn_id) else {
+            return;
+        };
+        turn.task = None;
+        if turn.text_done {
+            return;
+        }
+        turn.finish_speech();
+        match turn.held.as_mut() {
+            // The page hears of it when (if) the turn is released.
+            Some(held) => held.pending.push(Pending::Ended(error)),
+            None => self.stream_ended(error),
+        }
+    }
+
     fn speech_audio(&mut self, turn_id: u64, sample_rate: u32, pcm: Bytes) {
+        let Some(turn) = self.turn.as_mut().filter(|t| t.id == turn_id) else {
+            return;
+        };
+        if let Some(held) = turn.held.as_mut() {
+            held.pending.push(Pending::Audio { sample_rate, pcm });
+            return;
+        }
+        self.play(turn_id, sample_rate, pcm);
+    }
+
+    /// Sends a turn's audio to the page, keeping track of how long it plays.
+    fn play(&mut self, turn_id: u64, sample_rate: u32, pcm: Bytes) {
         let Some(turn) = self.turn.as_mut().filter(|t| t.id == turn_id) else {
             return;
         };
@@ -827,7 +1018,7 @@ impl Actor {
         let finished = self
             .turn
             .as_ref()
-            .is_some_and(|t| t.text_done && t.speech.is_none());
+            .is_some_and(|t| t.text_done && t.speech.is_none() && t.held.is_none());
         if !finished {
             return;
         }
@@ -876,6 +1067,7 @@ impl Actor {
     /// which the services take as cancel). `tell_page` when the page does not know
     /// yet (the server noticed the barge-in).
     fn cancel_turn(&mut self, tell_page: bool) {
+        self.drop_speculation();
         self.playing_until = None;
         let Some(mut turn) = self.turn.take() else {
             return;

@@ -19,8 +19,8 @@ use super::Input;
 use crate::upstream::{Upstream, UpstreamError};
 
 /// Microphone audio buffered towards voice before frames are dropped (about 6 s of
-/// 100 ms frames): voice is behind, and late audio is worth less than live audio.
-const STT_BUFFER: usize = 64;
+/// the page's 40 ms frames): voice is behind, and late audio is worth less than live audio.
+const STT_BUFFER: usize = 160;
 /// The OpenAI voice name voice maps to its default piper voice.
 const SPEECH_VOICE: &str = "alloy";
 
@@ -243,6 +243,10 @@ pub struct TurnJob {
     pub kiosk_id: String,
     /// What she said.
     pub text: String,
+    /// Set (to the turn's id) when the turn is prepared from a tentative transcript.
+    pub speculative_id: Option<u64>,
+    /// The speculative turn, dropped, that this one replaces in the dialogue session.
+    pub replaces: Option<u64>,
     /// Deadline of the whole turn.
     pub within: Duration,
 }
@@ -283,6 +287,8 @@ async fn turn(job: &TurnJob, inbox: &mpsc::Sender<Input>) -> Result<(), Upstream
         let path = format!("/v1/sessions/{id}/turns");
         let request = TurnRequest {
             text: job.text.clone(),
+            speculative_id: job.speculative_id,
+            replaces: job.replaces,
         };
         let response = match job
             .dialogue
