@@ -127,6 +127,9 @@ struct Turn {
     spoken: String,
     /// Set while the turn is speculative: nothing of it has reached the page yet.
     held: Option<Held>,
+    /// Set while a released turn's held output is sent to the page: its replayed `done`
+    /// must not end the turn before the audio held after it is sent too.
+    replaying: bool,
 }
 
 impl Turn {
@@ -712,6 +715,7 @@ impl Actor {
             sentence: String::new(),
             spoken: String::new(),
             held: None,
+            replaying: false,
         })
     }
 
@@ -818,6 +822,7 @@ impl Actor {
         self.shared.metrics.speculation("released");
         turn.origin = origin;
         turn.timing.transcript_ms = Some(transcript_ms);
+        turn.replaying = true;
         let turn_id = turn.id;
         self.send(ServerMessage::TranscriptFinal {
             text: held.text,
@@ -829,6 +834,9 @@ impl Actor {
                 Pending::Audio { sample_rate, pcm } => self.play(turn_id, sample_rate, pcm),
                 Pending::Ended(error) => self.stream_ended(error),
             }
+        }
+        if let Some(turn) = self.turn.as_mut().filter(|t| t.id == turn_id) {
+            turn.replaying = false;
         }
         self.maybe_finish_turn();
     }
@@ -1018,7 +1026,7 @@ impl Actor {
         let finished = self
             .turn
             .as_ref()
-            .is_some_and(|t| t.text_done && t.speech.is_none() && t.held.is_none());
+            .is_some_and(|t| t.text_done && t.speech.is_none() && t.held.is_none() && !t.replaying);
         if !finished {
             return;
         }
