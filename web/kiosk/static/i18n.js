@@ -5,7 +5,8 @@
 //   window.I18N            the string tables, {en: {...}, zh: {...}}
 //   window.t(key, vars)    the string for key in the current language, with {name}
 //                          placeholders filled from vars; falls back to English, then key
-//   window.i18n            {lang, setLang(lang), apply(root), supported, locale(lang)}
+//   window.i18n            {lang, setLang(lang), apply(root), supported, locale(lang),
+//                          statusLine(element, debug), toaster(element, ms, kind)}
 "use strict";
 
 window.I18N = {
@@ -308,8 +309,42 @@ window.I18N = {
     return (normalise(lang) || state.lang) === "zh" ? "zh-CN" : "en-GB";
   }
 
+  /**
+   * The connection status line both pages show, kept by key so a language switch can
+   * redraw it: set(state, key, vars) shows it (and mirrors the state into debug.status
+   * for the tests); retranslate() redraws it in the current language.
+   */
+  function statusLine(element, debug) {
+    let key = "status_connecting";
+    let vars = null;
+    return {
+      set(state, newKey, newVars) {
+        debug.status = state;
+        key = newKey;
+        vars = newVars || null;
+        element.dataset.state = state;
+        element.textContent = t(key, vars);
+      },
+      retranslate() { element.textContent = t(key, vars); },
+    };
+  }
+
+  /** A toast in element: the returned toast(message, kind) shows it for ms. */
+  function toaster(element, ms, defaultKind) {
+    let timer = null;
+    return function toast(message, kind) {
+      element.textContent = message;
+      element.dataset.kind = kind || defaultKind;
+      element.hidden = false;
+      clearTimeout(timer);
+      timer = setTimeout(() => { element.hidden = true; }, ms);
+    };
+  }
+
   window.t = t;
   window.i18n = {
+    statusLine,
+    toaster,
     supported,
     normalise,
     t,

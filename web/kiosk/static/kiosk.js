@@ -185,25 +185,10 @@
 
   // ---------------------------------------------------------------- UI helpers
 
-  let statusKey = "status_connecting";
-  let statusVars = null;
+  const status = i18n.statusLine(el.status, debug);
+  const setStatus = status.set;
 
-  function setStatus(state, key, vars) {
-    debug.status = state;
-    statusKey = key;
-    statusVars = vars || null;
-    el.status.dataset.state = state;
-    el.status.textContent = t(key, statusVars);
-  }
-
-  let toastTimer = null;
-  function toast(message, kind) {
-    el.toast.textContent = message;
-    el.toast.dataset.kind = kind || "notice";
-    el.toast.hidden = false;
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { el.toast.hidden = true; }, config.toastMs);
-  }
+  const toast = i18n.toaster(el.toast, config.toastMs, "notice");
 
   // Banner: what does not work right now, one line each.
   const local = { fatal: null, micDown: false, cameraDown: false, audioLocked: false };
@@ -1165,7 +1150,7 @@
   function retranslate() {
     i18n.apply(document);
     document.title = t("page_title");
-    el.status.textContent = t(statusKey, statusVars);
+    status.retranslate();
     if (welcomeKey) showWelcome(welcomeKey, debug.customerName);
     el.captions.querySelectorAll(".line").forEach((line) => {
       line.dataset.speaker = t(line.classList.contains("user") ? "speaker_you" : "speaker_assistant");

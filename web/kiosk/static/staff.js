@@ -59,15 +59,8 @@
 
   // ---------------------------------------------------------------- UI helpers
 
-  let statusKey = "status_connecting";
-  let statusVars = null;
-  function setStatus(state, key, vars) {
-    debug.status = state;
-    statusKey = key;
-    statusVars = vars || null;
-    el.status.dataset.state = state;
-    el.status.textContent = t(key, statusVars);
-  }
+  const status = i18n.statusLine(el.status, debug);
+  const setStatus = status.set;
 
   let bannerKey = null;
   function setBanner(key) {
@@ -76,14 +69,7 @@
     el.banner.hidden = !key;
   }
 
-  let toastTimer = null;
-  function toast(message, kind) {
-    el.toast.textContent = message;
-    el.toast.dataset.kind = kind || "error";
-    el.toast.hidden = false;
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { el.toast.hidden = true; }, TOAST_MS);
-  }
+  const toast = i18n.toaster(el.toast, TOAST_MS, "error");
 
   function cell(text, className) {
     const td = document.createElement("td");
@@ -280,7 +266,7 @@
 
   function retranslate() {
     i18n.apply(document);
-    el.status.textContent = t(statusKey, statusVars);
+    status.retranslate();
     if (bannerKey) setBanner(bannerKey);
     render();
   }
