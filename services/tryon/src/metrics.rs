@@ -55,38 +55,33 @@ pub fn get() -> &'static TryonMetrics {
     static METRICS: std::sync::OnceLock<TryonMetrics> = std::sync::OnceLock::new();
     METRICS.get_or_init(|| {
         let registry = service_kit::telemetry::Metrics::global();
-        let metrics = TryonMetrics {
+        TryonMetrics {
             // 10 ms to ~20 s.
             tryon_seconds: registry.histogram(
                 "tryon_seconds",
                 "Worker time of one try-on, decoding and encoding included",
                 exponential_buckets(0.01, 2.0, 12),
             ),
-            stage_seconds: Family::new_with_constructor(stage_histogram),
-            no_person: Counter::default(),
-            generated: Family::default(),
-            remote_failures: Counter::default(),
-        };
-        registry.register(
-            "tryon_stage_seconds",
-            "Time of each stage of a try-on",
-            metrics.stage_seconds.clone(),
-        );
-        registry.register(
-            "tryon_no_person",
-            "Try-ons refused because no face was found",
-            metrics.no_person.clone(),
-        );
-        registry.register(
-            "tryon_generated_images",
-            "Garment images generated, by back end",
-            metrics.generated.clone(),
-        );
-        registry.register(
-            "tryon_remote_failures",
-            "Remote generations that failed and were drawn locally instead",
-            metrics.remote_failures.clone(),
-        );
-        metrics
+            stage_seconds: registry.registered(
+                "tryon_stage_seconds",
+                "Time of each stage of a try-on",
+                Family::new_with_constructor(stage_histogram),
+            ),
+            no_person: registry.registered(
+                "tryon_no_person",
+                "Try-ons refused because no face was found",
+                Counter::default(),
+            ),
+            generated: registry.registered(
+                "tryon_generated_images",
+                "Garment images generated, by back end",
+                Family::default(),
+            ),
+            remote_failures: registry.registered(
+                "tryon_remote_failures",
+                "Remote generations that failed and were drawn locally instead",
+                Counter::default(),
+            ),
+        }
     })
 }

@@ -21,28 +21,24 @@ pub fn get() -> &'static VisionMetrics {
     static METRICS: std::sync::OnceLock<VisionMetrics> = std::sync::OnceLock::new();
     METRICS.get_or_init(|| {
         let registry = service_kit::telemetry::Metrics::global();
-        let metrics = VisionMetrics {
+        VisionMetrics {
             // 5 ms to ~10 s.
             analyze_seconds: registry.histogram(
                 "vision_analyze_seconds",
                 "Time to analyse one frame, identification included",
                 exponential_buckets(0.005, 2.0, 12),
             ),
-            faces: Counter::default(),
-            identified: Counter::default(),
-            enrolled: Counter::default(),
-        };
-        registry.register("vision_faces", "Faces reported", metrics.faces.clone());
-        registry.register(
-            "vision_identified",
-            "Faces matched to an enrolled customer",
-            metrics.identified.clone(),
-        );
-        registry.register(
-            "vision_enrolled",
-            "Customers enrolled",
-            metrics.enrolled.clone(),
-        );
-        metrics
+            faces: registry.registered("vision_faces", "Faces reported", Counter::default()),
+            identified: registry.registered(
+                "vision_identified",
+                "Faces matched to an enrolled customer",
+                Counter::default(),
+            ),
+            enrolled: registry.registered(
+                "vision_enrolled",
+                "Customers enrolled",
+                Counter::default(),
+            ),
+        }
     })
 }

@@ -45,38 +45,36 @@ impl KioskMetrics {
         METRICS
             .get_or_init(|| {
                 let registry = service_kit::telemetry::Metrics::global();
-                let metrics = KioskMetrics {
+                KioskMetrics {
                     // 10 ms to ~40 s.
-                    stage_seconds: Family::new_with_constructor(|| {
-                        Histogram::new(exponential_buckets(0.01, 2.0, 13))
-                    }),
-                    turns: Family::default(),
-                    speculations: Family::default(),
-                    sessions: Gauge::default(),
-                    audio_dropped: Counter::default(),
-                };
-                registry.register(
-                    "kiosk_turn_stage_seconds",
-                    "Time from the end of the customer's speech to the transcript, the first text, the first audio and the end of the reply",
-                    metrics.stage_seconds.clone(),
-                );
-                registry.register("kiosk_turns", "Turns by outcome", metrics.turns.clone());
-                registry.register(
-                    "kiosk_speculative_turns",
-                    "Replies prepared during a pause: released (her words stood) or dropped (she went on)",
-                    metrics.speculations.clone(),
-                );
-                registry.register(
-                    "kiosk_sessions",
-                    "Customer sessions live (connected or waiting to resume)",
-                    metrics.sessions.clone(),
-                );
-                registry.register(
-                    "kiosk_audio_dropped",
-                    "Microphone frames dropped because speech-to-text was behind",
-                    metrics.audio_dropped.clone(),
-                );
-                metrics
+                    stage_seconds: registry.registered(
+                        "kiosk_turn_stage_seconds",
+                        "Time from the end of the customer's speech to the transcript, the first text, the first audio and the end of the reply",
+                        Family::new_with_constructor(|| {
+                            Histogram::new(exponential_buckets(0.01, 2.0, 13))
+                        }),
+                    ),
+                    turns: registry.registered(
+                        "kiosk_turns",
+                        "Turns by outcome",
+                        Family::default(),
+                    ),
+                    speculations: registry.registered(
+                        "kiosk_speculative_turns",
+                        "Replies prepared during a pause: released (her words stood) or dropped (she went on)",
+                        Family::default(),
+                    ),
+                    sessions: registry.registered(
+                        "kiosk_sessions",
+                        "Customer sessions live (connected or waiting to resume)",
+                        Gauge::default(),
+                    ),
+                    audio_dropped: registry.registered(
+                        "kiosk_audio_dropped",
+                        "Microphone frames dropped because speech-to-text was behind",
+                        Counter::default(),
+                    ),
+                }
             })
             .clone()
     }

@@ -440,12 +440,6 @@ impl TtsMetrics {
 
     fn register() -> TtsMetrics {
         let registry = service_kit::telemetry::Metrics::global();
-        let overloaded = Counter::default();
-        registry.register(
-            "voice_tts_overloaded",
-            "Speech requests refused because the queue was full",
-            overloaded.clone(),
-        );
         TtsMetrics {
             // 1 ms to ~16 s.
             queue_wait: registry.histogram(
@@ -465,7 +459,11 @@ impl TtsMetrics {
                 "Length of the audio synthesised per sentence",
                 exponential_buckets(0.25, 2.0, 9),
             ),
-            overloaded,
+            overloaded: registry.registered(
+                "voice_tts_overloaded",
+                "Speech requests refused because the queue was full",
+                Counter::default(),
+            ),
         }
     }
 }
