@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use fantoccini::error::CmdError;
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
@@ -161,14 +162,8 @@ pub async fn open_browser(
         "timeouts".into(),
         json!({"pageLoad": millis, "script": millis}),
     );
-    // rustls is built with both ring (reqwest) and aws-lc-rs (hyper-rustls, under
-    // fantoccini) in this workspace, so it cannot choose a process-level crypto provider
-    // by itself and fantoccini's connector would panic: ring is chosen here (an error
-    // only says that one is installed already).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = ClientBuilder::rustls()
-        .unwrap_or_else(|e| panic!("WebDriver client (rustls, native roots): {e}"));
-    builder
+    // chromedriver listens on loopback: plain HTTP.
+    ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities)
         .connect(&driver.url)
         .await
