@@ -6,7 +6,7 @@
 //!
 //! The binaries are taken from the folder of the running test or bench executable's
 //! profile (`target/debug` or `target/release`), so build them first:
-//! `cargo build --workspace --bins` (the README's test command does).
+//! `cargo build --workspace --bins --tests` (the README's test command does).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -68,7 +68,7 @@ impl Stack {
             let binary = bin_dir.join(service.name());
             assert!(
                 binary.is_file(),
-                "{} is not built: run `cargo build --workspace --bins` (same profile as this test) first",
+                "{} is not built: run `cargo build --workspace --bins --tests` (same profile as this test) first",
                 binary.display()
             );
         }

@@ -2,8 +2,9 @@
 //! does, turn by turn, on stderr.
 //!
 //! ```sh
-//! cargo build --release --workspace --bins      # the stack runs target/release/*
-//! cargo bench -p kiosk --bench voice_to_voice
+//! # The stack runs target/release/*; built with the bench so both share one feature set.
+//! cargo build --release --workspace --bins --bench voice_to_voice
+//! cargo bench --workspace --bench voice_to_voice
 //! ```
 //!
 //! It starts the whole assistant as processes ([`Stack`]: every service, the fixture

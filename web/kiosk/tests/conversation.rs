@@ -5,7 +5,7 @@
 //! the staff queue, barge-in, forgetting. Then the faults: services killed mid-
 //! conversation, the kiosk degrading and recovering by itself.
 //!
-//! Needs the service binaries: `cargo build --workspace --bins` (the README's test
+//! Needs the service binaries: `cargo build --workspace --bins --tests` (the README's test
 //! command builds them).
 
 #![allow(clippy::unwrap_used)]

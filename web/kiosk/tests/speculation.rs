@@ -7,7 +7,7 @@
 //! pause is 3.5 s: whisper in a debug build takes over a second per decode, and the
 //! pause's decode must be ready before she goes on for there to be anything to drop.
 //!
-//! Needs the service binaries: `cargo build --workspace --bins` (the README's test
+//! Needs the service binaries: `cargo build --workspace --bins --tests` (the README's test
 //! command builds them).
 
 #![allow(clippy::unwrap_used)]
