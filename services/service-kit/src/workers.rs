@@ -49,6 +49,15 @@ impl BoundedWorkers {
         // The semaphore is never closed, so waiting can only end with a permit.
         permit.map_err(|_| QueueFull { queued })
     }
+
+    /// A slot only if one is free now and nobody waits for one, for work worth doing
+    /// only when a worker is idle (it never takes a slot from a queued caller).
+    pub fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        self.slots.clone().try_acquire_owned().ok()
+    }
 }
 
 #[cfg(test)]
@@ -77,5 +86,26 @@ mod tests {
             "the waiting caller gets the freed slot"
         );
         assert!(workers.acquire().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn idle_only_work_never_jumps_the_queue() {
+        let workers = BoundedWorkers::new(1, 4);
+        let running = workers.try_acquire().expect("a free worker is taken");
+        assert!(workers.try_acquire().is_none(), "the only worker is busy");
+        let waiter = tokio::spawn({
+            let workers = workers.clone();
+            async move { workers.acquire().await.map(drop) }
+        });
+        while workers.waiting.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        drop(running);
+        assert!(
+            workers.try_acquire().is_none(),
+            "the freed worker goes to the caller who waited"
+        );
+        assert!(waiter.await.unwrap().is_ok());
+        assert!(workers.try_acquire().is_some(), "idle again");
     }
 }

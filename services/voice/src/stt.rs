@@ -1,7 +1,9 @@
 //! Speech to text with a whisper.cpp ggml model: a shared model, a bounded pool of
 //! decoding states, a bounded queue in front of it, and metrics per stage.
 
+use std::ffi::c_void;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,13 +48,21 @@ pub enum SttError {
     /// A language whisper does not know, or one this English-only model cannot do.
     #[error("language {0:?} is not available with this model; use \"en\"")]
     UnsupportedLanguage(String),
+    /// An optional decode found no worker free (and was not queued).
+    #[error("speech recognition is busy; an optional transcription was skipped")]
+    Skipped,
+    /// The caller cancelled the decode through its [`CancelFlag`].
+    #[error("the transcription was cancelled")]
+    Cancelled,
 }
 
 impl ApiErrorCode for SttError {
     fn status(&self) -> StatusCode {
         match self {
             SttError::Load { .. } | SttError::Decode(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            SttError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            SttError::Overloaded { .. } | SttError::Skipped | SttError::Cancelled => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             SttError::UnsupportedLanguage(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -63,6 +73,8 @@ impl ApiErrorCode for SttError {
             SttError::Decode(_) => "transcription_failed",
             SttError::Overloaded { .. } => "overloaded",
             SttError::UnsupportedLanguage(_) => "unsupported_language",
+            SttError::Skipped => "skipped",
+            SttError::Cancelled => "cancelled",
         }
     }
 
@@ -82,6 +94,45 @@ pub struct Segment {
     pub text: String,
 }
 
+/// A decode's stop switch, shared by the caller and the decoding thread. whisper.cpp
+/// looks at it after the encoder and after every decoder step, so a cancelled decode
+/// gives its worker back without writing out the rest of the text.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    /// Asks the decode to stop; it ends with [`SttError::Cancelled`].
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`CancelFlag::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// whisper.cpp's abort callback: true once the flag behind `user_data` is set.
+extern "C" fn cancel_requested(user_data: *mut c_void) -> bool {
+    #[allow(unsafe_code)]
+    // SAFETY: `user_data` is `Arc::as_ptr` of the flag of the decode that calls this,
+    // and `SpeechToText::transcribe` holds that Arc until whisper returns.
+    let flag = unsafe { &*(user_data as *const AtomicBool) };
+    flag.load(Ordering::Relaxed)
+}
+
+/// How much a decode is wanted, which decides whether it waits for a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    /// Someone waits for the text (a turn's transcript, an HTTP request): it queues for
+    /// a worker, within the queue's bound.
+    Required,
+    /// A live caption: it runs only on a worker that is free now with nobody waiting,
+    /// and is skipped ([`SttError::Skipped`]) otherwise, so captions never delay a
+    /// transcript someone waits for.
+    Optional,
+}
+
 /// What a caller may ask of one transcription.
 #[derive(Debug, Clone, Default)]
 pub struct TranscribeOptions {
@@ -92,6 +143,8 @@ pub struct TranscribeOptions {
     /// Decode with whisper's fixed 30 s window instead of one fitted to the audio (at
     /// least 10 s); only the benchmark that compares the two sets it.
     pub full_window: bool,
+    /// Stops the decode early when set (a caption made stale by the end of speech).
+    pub cancel: CancelFlag,
 }
 
 /// A transcription: segments and the joined text.
@@ -147,6 +200,9 @@ impl SpeechToText {
             Some(code) if self.multilingual && whisper_rs::get_lang_id(&code).is_some() => code,
             Some(code) => return Err(SttError::UnsupportedLanguage(code)),
         };
+        if options.cancel.is_cancelled() {
+            return Err(SttError::Cancelled);
+        }
         let mut state = match self.states.lock().map(|mut pool| pool.pop()) {
             Ok(Some(state)) => state,
             _ => self
@@ -194,9 +250,27 @@ impl SpeechToText {
         } else {
             samples
         };
-        state
-            .full(params, input)
-            .map_err(|e| SttError::Decode(e.to_string()))?;
+        // whisper-rs's closure-taking `set_abort_callback_safe` (0.16) hands whisper a
+        // pointer to a boxed trait object but reads it back as the closure's own type;
+        // the plain C callback over the flag's address is the sound way.
+        let flag = Arc::clone(&options.cancel.0);
+        #[allow(unsafe_code)]
+        // SAFETY: `cancel_requested` only reads an AtomicBool through the pointer, and
+        // `flag` keeps the AtomicBool alive until `full` has returned.
+        unsafe {
+            params.set_abort_callback(Some(cancel_requested));
+            params.set_abort_callback_user_data(Arc::as_ptr(&flag) as *mut c_void);
+        }
+        let decoded = state.full(params, input);
+        drop(flag);
+        // A decode that finished before it saw the flag keeps its transcript.
+        if decoded.is_err() && options.cancel.is_cancelled() {
+            if let Ok(mut pool) = self.states.lock() {
+                pool.push(state); // whisper resets a state at the start of each decode
+            }
+            return Err(SttError::Cancelled);
+        }
+        decoded.map_err(|e| SttError::Decode(e.to_string()))?;
         let mut segments = Vec::new();
         for segment in state.as_iter() {
             let text = segment
@@ -342,20 +416,36 @@ impl SttPool {
         }
     }
 
-    /// Transcribes on a blocking thread once a worker is free.
+    /// Transcribes on a blocking thread once a worker is free ([`Urgency::Required`]).
     pub async fn transcribe(
         &self,
         samples: Vec<f32>,
         options: TranscribeOptions,
     ) -> Result<Transcript, SttError> {
-        let queued_at = Instant::now();
-        let permit = self
-            .workers
-            .acquire()
+        self.transcribe_with(samples, options, Urgency::Required)
             .await
-            .map_err(|full| SttError::Overloaded {
-                queued: full.queued,
-            })?;
+    }
+
+    /// Transcribes on a blocking thread: a required decode waits for a worker, an
+    /// optional one runs only if a worker is free now.
+    pub async fn transcribe_with(
+        &self,
+        samples: Vec<f32>,
+        options: TranscribeOptions,
+        urgency: Urgency,
+    ) -> Result<Transcript, SttError> {
+        let queued_at = Instant::now();
+        let permit = match urgency {
+            Urgency::Required => {
+                self.workers
+                    .acquire()
+                    .await
+                    .map_err(|full| SttError::Overloaded {
+                        queued: full.queued,
+                    })?
+            }
+            Urgency::Optional => self.workers.try_acquire().ok_or(SttError::Skipped)?,
+        };
         self.metrics
             .queue_wait
             .observe(queued_at.elapsed().as_secs_f64());

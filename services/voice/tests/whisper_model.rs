@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use models::{MODELS_DIR_ENV, Manifest, verify_model};
 use voice::quality::word_error_rate;
-use voice::stt::{SAMPLE_RATE, SpeechToText, TranscribeOptions};
+use voice::stt::{
+    CancelFlag, SAMPLE_RATE, SpeechToText, SttError, SttPool, TranscribeOptions, Urgency,
+};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -32,13 +34,90 @@ fn read_wav_16k_mono(path: &Path) -> Vec<f32> {
         .collect()
 }
 
-#[test]
-fn converted_whisper_model_transcribes_a_spoken_request() {
+fn load_model() -> SpeechToText {
     let manifest = Manifest::builtin();
     let entry = manifest.get("whisper-tiny.en").unwrap();
     let paths = verify_model(&models_dir(), entry).unwrap_or_else(|e| panic!("{e}"));
+    SpeechToText::load(&paths[0], 2).unwrap()
+}
 
-    let stt = SpeechToText::load(&paths[0], 2).unwrap();
+/// Waits until the pool's one worker is taken: an optional probe is then skipped.
+async fn wait_until_busy(pool: &SttPool) {
+    let cancelled = CancelFlag::default();
+    cancelled.cancel(); // a probe that gets the worker gives it back at once
+    let probe = TranscribeOptions {
+        cancel: cancelled,
+        ..TranscribeOptions::default()
+    };
+    for _ in 0..1000 {
+        match pool
+            .transcribe_with(vec![0.0; 1600], probe.clone(), Urgency::Optional)
+            .await
+        {
+            Err(SttError::Skipped) => return,
+            Err(SttError::Cancelled) => tokio::task::yield_now().await,
+            other => panic!("unexpected probe result {other:?}"),
+        }
+    }
+    panic!("the decode never took the worker");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captions_give_way_to_transcripts_and_a_cancelled_decode_frees_its_worker() {
+    let pool = SttPool::new(load_model(), 1, 4);
+    let long = read_wav_16k_mono(&workspace_root().join("fixtures/audio/long_request.wav"));
+    let short = read_wav_16k_mono(&workspace_root().join("fixtures/audio/shirt_request.wav"));
+
+    // A transcript someone waits for holds the only worker: a caption is skipped at
+    // once instead of queueing behind it, and the transcript is unharmed.
+    let required = tokio::spawn({
+        let (pool, long) = (pool.clone(), long.clone());
+        async move { pool.transcribe(long, TranscribeOptions::default()).await }
+    });
+    wait_until_busy(&pool).await;
+    let caption = pool
+        .transcribe_with(
+            short.clone(),
+            TranscribeOptions::default(),
+            Urgency::Optional,
+        )
+        .await;
+    assert!(matches!(caption, Err(SttError::Skipped)), "{caption:?}");
+    let text = required.await.unwrap().unwrap().text;
+    assert!(
+        text.to_lowercase().contains("cotton shirt"),
+        "heard {text:?}"
+    );
+
+    // A decode cancelled while it runs ends as cancelled, not with a transcript, and
+    // its worker serves the next caller.
+    let cancel = CancelFlag::default();
+    let running = tokio::spawn({
+        let options = TranscribeOptions {
+            cancel: cancel.clone(),
+            ..TranscribeOptions::default()
+        };
+        let pool = pool.clone();
+        async move { pool.transcribe(long, options).await }
+    });
+    wait_until_busy(&pool).await;
+    cancel.cancel();
+    let stopped = running.await.unwrap();
+    assert!(matches!(stopped, Err(SttError::Cancelled)), "{stopped:?}");
+    let next = pool
+        .transcribe_with(short, TranscribeOptions::default(), Urgency::Optional)
+        .await
+        .expect("the freed worker takes an optional decode");
+    assert!(
+        next.text.to_lowercase().contains("blue shirt"),
+        "heard {:?}",
+        next.text
+    );
+}
+
+#[test]
+fn converted_whisper_model_transcribes_a_spoken_request() {
+    let stt = load_model();
     // espeak-ng speaking the sentence below (fixtures/audio/README.md).
     let samples = read_wav_16k_mono(&workspace_root().join("fixtures/audio/shirt_request.wav"));
     let segments = stt

@@ -13,8 +13,11 @@
 //! itself scores 32 ms windows with Silero VAD, drives the [`turn::TurnDetector`] and
 //! schedules decodes. A stream has at most one decode running, through the shared
 //! [`SttPool`], so a stream never holds more than one whisper worker and others get
-//! their turn; a partial that would have to wait is skipped, never queued. When the
-//! silence after speech begins, the utterance is decoded at once (speculatively): if the
+//! their turn. A partial is optional work ([`Urgency::Optional`]): it runs only on an
+//! idle worker, is skipped when any stream's transcript waits for one, and is cancelled
+//! when the silence begins, so captions never delay a turn's transcript, this
+//! customer's or another's. When the silence after speech begins, the utterance is
+//! decoded at once (speculatively): if the
 //! silence lasts to the end of turn, that decode is the final transcript and arrives
 //! almost with `speech_ended`; if speech resumes, it is sent as a partial instead. Its
 //! text is also sent at once as `tentative` (and withdrawn by `speech_resumed`), so a
@@ -47,7 +50,7 @@ use service_kit::error::{ApiError, ApiErrorCode};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::stt::{SttError, SttPool, TranscribeOptions, Transcript};
+use crate::stt::{CancelFlag, SttError, SttPool, TranscribeOptions, Transcript, Urgency};
 use turn::{TurnConfig, TurnDetector, TurnEvent};
 use vad::{VadError, VadPool, WINDOW};
 
@@ -247,6 +250,7 @@ async fn upgrade(
         language: query.language,
         prompt: query.prompt,
         full_window: false,
+        cancel: CancelFlag::default(),
     };
     // Larger frames than ours are cut off by the WebSocket layer itself; between the
     // two the client gets an error event that says what the limit is.
@@ -463,6 +467,17 @@ enum Purpose {
 struct InFlight {
     purpose: Purpose,
     task: JoinHandle<Result<Transcript, SttError>>,
+    /// Stops the decode itself: aborting the task alone would leave whisper running.
+    cancel: CancelFlag,
+}
+
+impl InFlight {
+    /// Stops a running partial: once she is silent, the pause's decode is what counts.
+    fn cancel_partial(&self) {
+        if matches!(self.purpose, Purpose::Partial { .. }) {
+            self.cancel.cancel();
+        }
+    }
 }
 
 /// One connection's audio processing.
@@ -543,6 +558,7 @@ impl Stream {
         }
         // Input is over. An unfinished decode is of no use to anyone now.
         if let Some(in_flight) = self.in_flight.take() {
+            in_flight.cancel.cancel();
             in_flight.task.abort();
         }
     }
@@ -590,7 +606,12 @@ impl Stream {
                 self.last_partial = Instant::now();
                 self.send(SttEvent::SpeechStarted).await;
             }
-            TurnEvent::SilenceStarted => {} // `schedule` starts the speculative decode.
+            TurnEvent::SilenceStarted => {
+                // `schedule` starts the speculative decode as soon as the worker is free.
+                if let Some(in_flight) = &self.in_flight {
+                    in_flight.cancel_partial();
+                }
+            }
             TurnEvent::SpeechResumed => {
                 self.speculative = None;
                 self.last_partial = Instant::now();
@@ -638,7 +659,7 @@ impl Stream {
                     SttError::UnsupportedLanguage(_) => {
                         self.fail(e.code(), e.to_string()).await;
                     }
-                    // A skipped partial is harmless; a lost final is not.
+                    // A skipped or cancelled partial is harmless; a lost final is not.
                     _ if is_final => {
                         tracing::warn!(error = %e, "final decode failed");
                         self.send_error(e.code(), e.to_string()).await;
@@ -706,11 +727,19 @@ impl Stream {
 
     fn start(&mut self, purpose: Purpose, audio: Vec<f32>) {
         let stt = self.stt.clone();
-        let options = self.options.clone();
+        let cancel = CancelFlag::default();
+        let options = TranscribeOptions {
+            cancel: cancel.clone(),
+            ..self.options.clone()
+        };
+        let urgency = match purpose {
+            Purpose::Partial { .. } => Urgency::Optional,
+            Purpose::Speculative { .. } | Purpose::Final { .. } => Urgency::Required,
+        };
         let task = tokio::spawn(async move {
             let seconds = audio.len() as f32 / crate::stt::SAMPLE_RATE as f32;
             let started = Instant::now();
-            let result = stt.transcribe(audio, options).await;
+            let result = stt.transcribe_with(audio, options, urgency).await;
             // Timings only: transcripts are personal data and stay out of logs.
             tracing::debug!(
                 ?purpose,
@@ -721,7 +750,11 @@ impl Stream {
             );
             result
         });
-        self.in_flight = Some(InFlight { purpose, task });
+        self.in_flight = Some(InFlight {
+            purpose,
+            task,
+            cancel,
+        });
     }
 
     async fn send(&mut self, event: SttEvent) {
