@@ -220,11 +220,6 @@ impl SpeechToText {
         params.set_print_timestamps(false);
         params.set_no_context(true);
         params.set_suppress_blank(true);
-        // No second decode at a higher temperature when the first looks unsure: on a
-        // 2-core node it doubled some decodes (the p95 of a turn) and bought nothing on
-        // the fixtures (round trip WER 0.083 without it, 0.088 with it); repetition
-        // loops, what it is for, are cut by the token bound and `collapse_repeats`.
-        params.set_temperature_inc(0.0);
         if let Some(prompt) = options.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
             params.set_initial_prompt(prompt);
         }
@@ -232,10 +227,11 @@ impl SpeechToText {
             // The encoder's cost follows its window: a 3 s utterance decoded in a 5 s
             // window costs a sixth of the fixed 30 s one. Shorter windows make tiny.en
             // repeat the sentence on the padding; `collapse_repeats` drops the repeat.
-            // Measured on the piper round trip (24 sentences): word error rate 0.083
-            // with a 5 s floor, 0.074 with 10 s, 0.118 with no floor; on the espeak set
-            // 0.118 (5 s) and 0.126 (10 s); a 3 s request decodes in ~170 ms instead of
-            // ~330 ms on 2 cores.
+            // Measured (2 cores): a 3 s request decodes in ~170 ms instead of ~330 ms
+            // with a 10 s floor, at the same word error rate (piper round trip
+            // 0.07-0.10 over runs with either floor; espeak set 0.111 against 0.126).
+            // A long silence inside the audio does make it loop; the stream shortens
+            // pauses before decoding (`TurnConfig::max_pause`).
             let fitted = ((duration + 1.0) * AUDIO_CTX_PER_SECOND).ceil() as i32;
             params.set_audio_ctx(fitted.clamp(MIN_AUDIO_CTX, FULL_AUDIO_CTX));
         }

@@ -7,7 +7,9 @@
 //! own rule: speech dips between syllables without ending). After `tail` of silence the
 //! utterance is final unless speech comes back ([`TurnEvent::SilenceStarted`], the
 //! moment to decode speculatively); after `end_of_turn` of silence the turn ends.
-//! Only a window at or above `threshold` brings speech back from silence.
+//! Only a window at or above `threshold` brings speech back from silence. A pause
+//! longer than `max_pause` inside an utterance is shortened to it: the silence adds
+//! nothing to the words, costs decoding time, and makes whisper tiny.en repeat itself.
 
 use std::collections::VecDeque;
 
@@ -31,13 +33,17 @@ pub struct TurnConfig {
     pub tail: usize,
     /// Silence that ends the turn.
     pub end_of_turn: usize,
+    /// Longest pause kept inside an utterance; a longer one keeps its first and last
+    /// halves of this (the end of the word before, the soft onset of the one after).
+    pub max_pause: usize,
     /// Longest utterance; the turn is forced to end there.
     pub max_utterance: usize,
 }
 
 impl TurnConfig {
     /// A configuration from the service's settings: end-of-turn silence and longest
-    /// utterance as configured, 200 ms pre-roll, 96 ms tail, hysteresis 0.15.
+    /// utterance as configured, 200 ms pre-roll, 96 ms tail, pauses kept up to 500 ms,
+    /// hysteresis 0.15.
     pub fn new(threshold: f32, end_of_turn_silence_ms: u32, max_audio_seconds: f32) -> Self {
         let end_of_turn = ms(end_of_turn_silence_ms);
         TurnConfig {
@@ -48,6 +54,7 @@ impl TurnConfig {
             // The tail must come before the end of turn, or nothing is speculative.
             tail: ms(96).min(end_of_turn / 2),
             end_of_turn,
+            max_pause: ms(500),
             max_utterance: (max_audio_seconds.max(0.5) * RATE as f32) as usize,
         }
     }
@@ -185,10 +192,13 @@ impl TurnDetector {
                 }
             }
             Phase::Speaking { silence, announced } => {
+                let resumes = (silence == 0 && probability >= self.config.release())
+                    || probability >= self.config.threshold;
+                if resumes {
+                    self.shorten_pause();
+                }
                 self.audio.extend_from_slice(window);
-                let event = if (silence == 0 && probability >= self.config.release())
-                    || probability >= self.config.threshold
-                {
+                let event = if resumes {
                     self.speech_end = self.audio.len();
                     self.phase = Phase::Speaking {
                         silence: 0,
@@ -218,6 +228,17 @@ impl TurnDetector {
     /// Ends the utterance (also when the stream closes mid-utterance); `None` if idle.
     pub fn finish(&mut self) -> Option<TurnEvent> {
         self.in_utterance().then(|| self.end(false))
+    }
+
+    /// Cuts the middle out of the silence since the last speech window, when speech
+    /// resumes after a pause longer than `max_pause`.
+    fn shorten_pause(&mut self) {
+        let pause = self.audio.len() - self.speech_end;
+        if pause > self.config.max_pause {
+            let half = self.config.max_pause / 2;
+            let cut_end = self.audio.len() - (self.config.max_pause - half);
+            self.audio.drain(self.speech_end + half..cut_end);
+        }
     }
 
     fn end(&mut self, forced: bool) -> TurnEvent {
@@ -405,6 +426,24 @@ mod tests {
             [(1, "started"), (12, "silence"), (19, "resumed")]
         );
         assert!(d.in_utterance());
+    }
+
+    #[test]
+    fn a_long_pause_is_shortened_to_its_first_and_last_moments() {
+        let mut c = TurnConfig::new(0.5, 5000, 30.0);
+        c.max_pause = 8 * W;
+        let mut d = TurnDetector::new(c);
+        let mut probs = vec![0.9; 10]; // windows 0..=9
+        probs.extend([0.0; 60]); // 10..=69: a 1.9 s pause
+        probs.extend([0.9; 10]); // 70..=79
+        let events = feed(&mut d, 0, &probs);
+        assert_eq!(
+            kinds(&events),
+            [(1, "started"), (12, "silence"), (70, "resumed")]
+        );
+        let end = d.finish().unwrap();
+        let expected: Vec<usize> = (0..14).chain(66..80).collect();
+        assert_eq!(windows_of(utterance_of(&end)), expected);
     }
 
     #[test]
