@@ -125,11 +125,10 @@ struct Turn {
     sentence: String,
     /// Everything said in this turn, for the echo guard.
     spoken: String,
-    /// Set while the turn is speculative: nothing of it has reached the page yet.
+    /// Set while the turn is speculative: nothing of it has reached the page yet. A
+    /// released turn keeps it (emptied) until all it held is sent, so the replayed
+    /// `done` cannot end the turn before the audio held after it.
     held: Option<Held>,
-    /// Set while a released turn's held output is sent to the page: its replayed `done`
-    /// must not end the turn before the audio held after it is sent too.
-    replaying: bool,
 }
 
 impl Turn {
@@ -715,7 +714,6 @@ impl Actor {
             sentence: String::new(),
             spoken: String::new(),
             held: None,
-            replaying: false,
         })
     }
 
@@ -815,20 +813,20 @@ impl Actor {
         let Some(turn) = self.turn.as_mut() else {
             return;
         };
-        let Some(held) = turn.held.take() else {
+        let Some(held) = turn.held.as_mut() else {
             return;
         };
+        // Sent straight to the page (not through the routing that holds output), while
+        // `held` stays set until the end so that the turn cannot end half-sent.
+        let text = std::mem::take(&mut held.text);
+        let pending = std::mem::take(&mut held.pending);
         self.customer_turns += 1;
         self.shared.metrics.speculation("released");
         turn.origin = origin;
         turn.timing.transcript_ms = Some(transcript_ms);
-        turn.replaying = true;
         let turn_id = turn.id;
-        self.send(ServerMessage::TranscriptFinal {
-            text: held.text,
-            turn_id,
-        });
-        for pending in held.pending {
+        self.send(ServerMessage::TranscriptFinal { text, turn_id });
+        for pending in pending {
             match pending {
                 Pending::Event(event) => self.show_turn_event(event),
                 Pending::Audio { sample_rate, pcm } => self.play(turn_id, sample_rate, pcm),
@@ -836,7 +834,7 @@ impl Actor {
             }
         }
         if let Some(turn) = self.turn.as_mut().filter(|t| t.id == turn_id) {
-            turn.replaying = false;
+            turn.held = None;
         }
         self.maybe_finish_turn();
     }
@@ -1026,7 +1024,7 @@ impl Actor {
         let finished = self
             .turn
             .as_ref()
-            .is_some_and(|t| t.text_done && t.speech.is_none() && t.held.is_none() && !t.replaying);
+            .is_some_and(|t| t.text_done && t.speech.is_none() && t.held.is_none());
         if !finished {
             return;
         }
