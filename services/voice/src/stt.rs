@@ -110,6 +110,11 @@ impl CancelFlag {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Whether both are the same switch (clones of one flag).
+    fn same_as(&self, other: &CancelFlag) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// whisper.cpp's abort callback: true once the flag behind `user_data` is set.
@@ -145,6 +150,8 @@ pub struct TranscribeOptions {
     pub full_window: bool,
     /// Stops the decode early when set (a caption made stale by the end of speech).
     pub cancel: CancelFlag,
+    /// CPU threads for this decode; `None`: the model's own count.
+    pub threads: Option<usize>,
 }
 
 /// A transcription: segments and the joined text.
@@ -212,7 +219,8 @@ impl SpeechToText {
         };
         let duration = samples.len() as f32 / SAMPLE_RATE as f32;
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_n_threads(self.threads);
+        let threads = options.threads.map_or(self.threads, |n| n.max(1) as i32);
+        params.set_n_threads(threads);
         params.set_language(Some(&language));
         params.set_print_progress(false);
         params.set_print_realtime(false);
@@ -400,6 +408,9 @@ pub struct SttPool {
     model: Arc<SpeechToText>,
     workers: BoundedWorkers,
     metrics: SttMetrics,
+    /// The stop switches of the optional decodes running now, so that a required
+    /// decode that has to wait can stop them.
+    optional_running: Arc<Mutex<Vec<CancelFlag>>>,
 }
 
 impl SttPool {
@@ -409,6 +420,7 @@ impl SttPool {
             model: Arc::new(model),
             workers: BoundedWorkers::new(workers, queue),
             metrics: SttMetrics::global(),
+            optional_running: Arc::default(),
         }
     }
 
@@ -422,25 +434,40 @@ impl SttPool {
             .await
     }
 
-    /// Transcribes on a blocking thread: a required decode waits for a worker, an
-    /// optional one runs only if a worker is free now.
+    /// Transcribes on a blocking thread. A required decode waits for a worker, and
+    /// cancels the optional decodes running when it has to. An optional one runs only
+    /// if a worker is free now, on one CPU thread, leaving the other cores to the
+    /// transcripts and the speech synthesis that people wait for.
     pub async fn transcribe_with(
         &self,
         samples: Vec<f32>,
-        options: TranscribeOptions,
+        mut options: TranscribeOptions,
         urgency: Urgency,
     ) -> Result<Transcript, SttError> {
         let queued_at = Instant::now();
+        let mut registered = None;
         let permit = match urgency {
-            Urgency::Required => {
-                self.workers
-                    .acquire()
-                    .await
-                    .map_err(|full| SttError::Overloaded {
-                        queued: full.queued,
-                    })?
+            Urgency::Required => match self.workers.try_acquire() {
+                Some(permit) => permit,
+                None => {
+                    for running in self.optional_running().drain(..) {
+                        running.cancel();
+                    }
+                    self.workers
+                        .acquire()
+                        .await
+                        .map_err(|full| SttError::Overloaded {
+                            queued: full.queued,
+                        })?
+                }
+            },
+            Urgency::Optional => {
+                let permit = self.workers.try_acquire().ok_or(SttError::Skipped)?;
+                options.threads = Some(1);
+                self.optional_running().push(options.cancel.clone());
+                registered = Some(options.cancel.clone());
+                permit
             }
-            Urgency::Optional => self.workers.try_acquire().ok_or(SttError::Skipped)?,
         };
         self.metrics
             .queue_wait
@@ -450,15 +477,27 @@ impl SttPool {
             .observe(samples.len() as f64 / f64::from(SAMPLE_RATE));
         let model = self.model.clone();
         let decode = self.metrics.decode.clone();
+        let optional_running = self.optional_running.clone();
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
             let started = Instant::now();
             let result = model.transcribe(&samples, &options);
             decode.observe(started.elapsed().as_secs_f64());
+            if let Some(flag) = registered {
+                let mut running = optional_running.lock().unwrap_or_else(|e| e.into_inner());
+                running.retain(|f| !f.same_as(&flag));
+            }
+            drop(permit);
             result
         })
         .await
         .map_err(|e| SttError::Decode(format!("the decoding thread failed: {e}")))?
+    }
+
+    fn optional_running(&self) -> std::sync::MutexGuard<'_, Vec<CancelFlag>> {
+        // The list holds no invariant a panic could break.
+        self.optional_running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The model, for callers that decode synchronously (benchmarks).

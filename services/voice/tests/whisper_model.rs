@@ -97,7 +97,7 @@ async fn captions_give_way_to_transcripts_and_a_cancelled_decode_frees_its_worke
             cancel: cancel.clone(),
             ..TranscribeOptions::default()
         };
-        let pool = pool.clone();
+        let (pool, long) = (pool.clone(), long.clone());
         async move { pool.transcribe(long, options).await }
     });
     wait_until_busy(&pool).await;
@@ -105,7 +105,11 @@ async fn captions_give_way_to_transcripts_and_a_cancelled_decode_frees_its_worke
     let stopped = running.await.unwrap();
     assert!(matches!(stopped, Err(SttError::Cancelled)), "{stopped:?}");
     let next = pool
-        .transcribe_with(short, TranscribeOptions::default(), Urgency::Optional)
+        .transcribe_with(
+            short.clone(),
+            TranscribeOptions::default(),
+            Urgency::Optional,
+        )
         .await
         .expect("the freed worker takes an optional decode");
     assert!(
@@ -113,6 +117,39 @@ async fn captions_give_way_to_transcripts_and_a_cancelled_decode_frees_its_worke
         "heard {:?}",
         next.text
     );
+
+    // A caption already running is stopped when a transcript has to wait for it.
+    let caption = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            loop {
+                // Skipped while a probe of `wait_until_busy` holds the worker.
+                match pool
+                    .transcribe_with(
+                        long.clone(),
+                        TranscribeOptions::default(),
+                        Urgency::Optional,
+                    )
+                    .await
+                {
+                    Err(SttError::Skipped) => tokio::task::yield_now().await,
+                    other => return other,
+                }
+            }
+        }
+    });
+    wait_until_busy(&pool).await;
+    let transcript = pool
+        .transcribe(short, TranscribeOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        transcript.text.to_lowercase().contains("blue shirt"),
+        "heard {:?}",
+        transcript.text
+    );
+    let caption = caption.await.unwrap();
+    assert!(matches!(caption, Err(SttError::Cancelled)), "{caption:?}");
 }
 
 #[test]

@@ -249,8 +249,7 @@ async fn upgrade(
     let options = TranscribeOptions {
         language: query.language,
         prompt: query.prompt,
-        full_window: false,
-        cancel: CancelFlag::default(),
+        ..TranscribeOptions::default()
     };
     // Larger frames than ours are cut off by the WebSocket layer itself; between the
     // two the client gets an error event that says what the limit is.
