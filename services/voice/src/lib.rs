@@ -6,6 +6,7 @@
 //! [`run`] serves it until shutdown — so tests start the whole service on port 0.
 
 pub mod audio;
+pub mod cpu;
 pub mod onnxruntime;
 pub mod quality;
 pub mod stream;

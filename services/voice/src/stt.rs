@@ -150,7 +150,8 @@ pub struct TranscribeOptions {
     pub full_window: bool,
     /// Stops the decode early when set (a caption made stale by the end of speech).
     pub cancel: CancelFlag,
-    /// CPU threads for this decode; `None`: the model's own count.
+    /// CPU threads for this decode; `None`: the model's own count when nothing else
+    /// is running in the process, one otherwise ([`crate::cpu`]).
     pub threads: Option<usize>,
 }
 
@@ -219,7 +220,13 @@ impl SpeechToText {
         };
         let duration = samples.len() as f32 / SAMPLE_RATE as f32;
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        let threads = options.threads.map_or(self.threads, |n| n.max(1) as i32);
+        // All configured threads only when nothing else is running (crate::cpu).
+        let running = crate::cpu::Running::start();
+        let threads = match options.threads {
+            Some(n) => n.max(1) as i32,
+            None if running.others() > 0 => 1,
+            None => self.threads,
+        };
         params.set_n_threads(threads);
         params.set_language(Some(&language));
         params.set_print_progress(false);
@@ -266,6 +273,7 @@ impl SpeechToText {
             params.set_abort_callback_user_data(Arc::as_ptr(&flag) as *mut c_void);
         }
         let decoded = state.full(params, input);
+        drop(running);
         drop(flag);
         // A decode that finished before it saw the flag keeps its transcript.
         if decoded.is_err() && options.cancel.is_cancelled() {

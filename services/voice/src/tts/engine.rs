@@ -255,6 +255,7 @@ impl TtsEngine {
         let started = Instant::now();
         let samples = tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            let _running = crate::cpu::Running::start();
             engine.synthesise_blocking(voice, &text, speed)
         })
         .await
@@ -385,6 +386,9 @@ impl Voice {
         for _ in 0..workers {
             let session = ort::session::Session::builder()
                 .and_then(|b| Ok(b.with_intra_threads(threads.max(1))?))
+                // Threads that spin between runs take the cores whisper and the
+                // other streams need.
+                .and_then(|b| Ok(b.with_intra_op_spinning(false)?))
                 .and_then(|b| Ok(b.with_inter_threads(1)?))
                 .and_then(|mut b| b.commit_from_file(&onnx))
                 .map_err(|e| fail(format!("ONNX Runtime: {e}")))?;
