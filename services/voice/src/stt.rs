@@ -517,30 +517,26 @@ impl SttPool {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_repetition_loop_is_heard_once() {
-        assert_eq!(
-            super::collapse_repeats("Welcome back Lucy. Welcome back Lucy. welcome back, Lucy"),
-            "Welcome back Lucy."
-        );
-        assert_eq!(
-            super::collapse_repeats("Yes. Yes, please. It costs $49.50. It costs $49.50!"),
-            "Yes. Yes, please. It costs $49.50."
-        );
-    }
-
-    #[test]
-    fn a_fragment_of_the_sentence_before_is_a_loop_but_new_words_are_not() {
-        assert_eq!(
-            super::collapse_repeats("Welcome back, Lucy. Welcome back,"),
-            "Welcome back, Lucy."
-        );
-        assert_eq!(
-            super::collapse_repeats("It costs $49. $ $ $"),
-            "It costs $49."
-        );
-        assert_eq!(
-            super::collapse_repeats("I want a shirt. A shirt in blue."),
-            "I want a shirt. A shirt in blue."
-        );
+    fn a_repetition_loop_is_heard_once_and_new_words_are_kept() {
+        for (heard, kept) in [
+            (
+                "Welcome back Lucy. Welcome back Lucy. welcome back, Lucy",
+                "Welcome back Lucy.",
+            ),
+            (
+                "Yes. Yes, please. It costs $49.50. It costs $49.50!",
+                "Yes. Yes, please. It costs $49.50.",
+            ),
+            // A fragment of the sentence before, or no words at all, is the loop too.
+            ("Welcome back, Lucy. Welcome back,", "Welcome back, Lucy."),
+            ("It costs $49. $ $ $", "It costs $49."),
+            // New words after some of the same ones are what she said.
+            (
+                "I want a shirt. A shirt in blue.",
+                "I want a shirt. A shirt in blue.",
+            ),
+        ] {
+            assert_eq!(super::collapse_repeats(heard), kept, "heard {heard:?}");
+        }
     }
 }

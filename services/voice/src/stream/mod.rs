@@ -17,9 +17,9 @@
 //! idle worker, is skipped when any stream's transcript waits for one, and is cancelled
 //! when the silence begins, so captions never delay a turn's transcript, this
 //! customer's or another's. When the silence after speech begins, the utterance is
-//! decoded at once (speculatively): if the
-//! silence lasts to the end of turn, that decode is the final transcript and arrives
-//! almost with `speech_ended`; if speech resumes, it is sent as a partial instead. Its
+//! decoded at once (speculatively): if the silence lasts to the end of turn, that
+//! decode is the final transcript and arrives almost with `speech_ended`; if speech
+//! resumes, it is sent as a partial instead. Its
 //! text is also sent at once as `tentative` (and withdrawn by `speech_resumed`), so a
 //! kiosk can prepare the reply during the rest of the pause.
 //!
