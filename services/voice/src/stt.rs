@@ -146,7 +146,7 @@ pub struct TranscribeOptions {
     /// Words to bias towards: the catalogue's brands and product names, the turn so far.
     pub prompt: Option<String>,
     /// Decode with whisper's fixed 30 s window instead of one fitted to the audio (at
-    /// least 10 s); only the benchmark that compares the two sets it.
+    /// least 5 s); only the benchmark that compares the two sets it.
     pub full_window: bool,
     /// Stops the decode early when set (a caption made stale by the end of speech).
     pub cancel: CancelFlag,
