@@ -6,8 +6,9 @@ tests/images/check-values.yaml). Every container runs with its pod's own setting
 image's own user, which must be the chart's runAsUser; a read-only root file system; its
 environment, with Secret values generated here; its volumes as folders here (its
 ConfigMap's config.toml at /etc/shop, empty /tmp and /data, the models claim). Services
-share the host's network, and the Services' names resolve to 127.0.0.1 through a hosts
-file.
+share the host's network; there is no cluster DNS, so the Services' addresses in the
+config files become 127.0.0.1 (with --net-host, containerd gives every container the
+host's own /etc/hosts).
 
 In the order of an install:
   - the models Job fills an empty models volume from the mirror folder, with no network
@@ -180,8 +181,8 @@ class Pod:
                 pairs.append(f"{item['name']}={self.tokens[item['valueFrom']['secretKeyRef']['key']]}")
         return pairs
 
-    def mounts(self, container: dict, hosts: Path) -> list[str]:
-        mounts = [f"type=bind,src={hosts},dst=/etc/hosts,options=rbind:ro"]
+    def mounts(self, container: dict) -> list[str]:
+        mounts = []
         for mount in container.get("volumeMounts", []):
             name, target = mount["name"], mount["mountPath"]
             source = self.volumes.get(name) or self.work / name
@@ -192,7 +193,7 @@ class Pod:
             mounts.append(f"type=bind,src={source},dst={target},options={options}")
         return mounts
 
-    def start(self, ctr: Containerd, container: dict, hosts: Path, network: bool = True) -> str:
+    def start(self, ctr: Containerd, container: dict, network: bool = True) -> str:
         """Starts one container; without `network` it has only its own loopback."""
         task = f"{RELEASE}-{self.name}-{container['name']}-{uuid.uuid4().hex[:6]}"
         command = ["run", "--detach", "--read-only", "--log-uri", f"file://{self.work / task}.log"]
@@ -200,7 +201,7 @@ class Pod:
             command.append("--net-host")
         for pair in self.env(container):
             command += ["--env", pair]
-        for mount in self.mounts(container, hosts):
+        for mount in self.mounts(container):
             command += ["--mount", mount]
         image = qualified(container["image"])
         # As Kubernetes: `command` replaces the image's ENTRYPOINT, `args` its CMD; ctr
@@ -241,11 +242,10 @@ class Pod:
         return {"exit_status": deleted.returncode, "seconds": round(time.monotonic() - began, 1),
                 "peak_rss_mib": peak >> 20}
 
-    def run_to_completion(self, ctr: Containerd, container: dict, hosts: Path,
-                          network: bool = True) -> dict:
+    def run_to_completion(self, ctr: Containerd, container: dict, network: bool = True) -> dict:
         """Runs a Job's or an init container to its end: it must exit 0 within its memory
         limit."""
-        task = self.start(ctr, container, hosts, network)
+        task = self.start(ctr, container, network)
         try:
             done = self.wait(ctr, task, READY_WITHIN_S)
         finally:
@@ -284,11 +284,11 @@ class Service(Pod):
         self.task = None
         self.started = 0.0
 
-    def start_service(self, ctr: Containerd, hosts: Path) -> dict:
+    def start_service(self, ctr: Containerd) -> dict:
         """Init containers to completion (wait-for-models: `models verify`), then the service."""
-        inits = {init["name"]: self.run_to_completion(ctr, init, hosts)
+        inits = {init["name"]: self.run_to_completion(ctr, init)
                  for init in self.spec.get("initContainers", [])}
-        self.task = self.start(ctr, self.container, hosts)
+        self.task = self.start(ctr, self.container)
         self.started = time.monotonic()
         return inits
 
@@ -391,11 +391,20 @@ def check_kiosk(url: str, _: dict) -> dict:
     status, headers, page = http("GET", f"{url}/")
     expect(status == 200 and "text/html" in headers.get("Content-Type", ""),
            f"kiosk: / answered {status}")
-    status, _h, answer = http("GET", f"{url}/api/status")
-    services = json.loads(answer)["services"]
-    not_ready = [s["service"] for s in services if s.get("state") != "ready"]
-    expect(not not_ready, f"kiosk: sees these services not ready: {not_ready}")
-    return {"page_bytes": len(page), "services_ready": len(services)}
+    # The kiosk started before the services it calls, so its circuit breakers opened;
+    # they close at their next probe (backing off up to 8 x the open time).
+    began = time.monotonic()
+    while True:
+        status, _h, answer = http("GET", f"{url}/api/status")
+        services = json.loads(answer)["services"] if status == 200 else []
+        not_ready = [s["service"] for s in services if s.get("state") != "ready"]
+        if services and not not_ready:
+            break
+        expect(time.monotonic() - began < 120,
+               f"kiosk: after 120 s still sees these services not ready: {not_ready}")
+        time.sleep(1)
+    return {"page_bytes": len(page), "services_ready": len(services),
+            "saw_all_ready_after_s": round(time.monotonic() - began, 1)}
 
 
 CHECKS = {"voice": check_voice, "catalog": check_catalog, "dialogue": check_dialogue,
@@ -418,8 +427,6 @@ def main() -> int:
               ("admin-key", "service-token", "kiosk-device-token", "kiosk-staff-token", "qdrant-api-key")}
     summary: dict = {"services": {}}
     work = Path(tempfile.mkdtemp(prefix="check-images-"))
-    hosts = work / "hosts"
-    hosts.write_text("127.0.0.1 localhost " + " ".join(d["metadata"]["name"] for d in of_kind("Service")) + "\n")
     # The models claim starts empty, owned by the pods' fsGroup, as a new volume would be.
     models_volume = work / "models-volume"
     models_volume.mkdir()
@@ -447,7 +454,7 @@ def main() -> int:
         installer = Pod("models-job", job["spec"]["template"]["spec"], shared, tokens, work)
         (install,) = installer.spec["containers"]
         expect(qualified(install["image"]) in sizes, f"{install['image']} is not in containerd: import it first")
-        summary["models_job"] = installer.run_to_completion(ctr, install, hosts, network=False)
+        summary["models_job"] = installer.run_to_completion(ctr, install, network=False)
 
         for deployment in of_kind("Deployment"):
             component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
@@ -455,12 +462,14 @@ def main() -> int:
                          if d["metadata"]["labels"].get("app.kubernetes.io/component") == component]
             config_dir = work / f"config-{component}"
             config_dir.mkdir()
-            (config_dir / "config.toml").write_text(config["data"]["config.toml"])
+            in_cluster = "|".join(re.escape(d["metadata"]["name"]) for d in of_kind("Service"))
+            (config_dir / "config.toml").write_text(
+                re.sub(rf"http://({in_cluster}):", "http://127.0.0.1:", config["data"]["config.toml"]))
             services.append(Service(deployment, {**shared, "config": config_dir}, tokens, work))
         for service in services:
             expect(service.image in sizes, f"{service.image} is not in containerd: import it first")
             summary["services"][service.name] = {"image": service.image, "image_size": sizes[service.image]}
-            summary["services"][service.name]["init"] = service.start_service(ctr, hosts)
+            summary["services"][service.name]["init"] = service.start_service(ctr)
             tasks.append(service.task)
         waiting = {s.name: s for s in services}
         deadline = time.monotonic() + READY_WITHIN_S
@@ -473,7 +482,8 @@ def main() -> int:
             time.sleep(0.5)
         expect(not waiting, f"not ready within {READY_WITHIN_S} s: "
                + "; ".join(f"{n}: {s.log_tail(s.task)}" for n, s in waiting.items()))
-        for service in services:
+        # The kiosk last: it reports on the others.
+        for service in sorted(services, key=lambda s: s.name == "kiosk"):
             entry = summary["services"][service.name]
             entry["uid"] = service.check_user(service.container, service.running_pid(ctr))
             health = http("GET", f"{service.url}/healthz")[0]
