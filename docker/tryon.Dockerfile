@@ -18,19 +18,23 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     RUSTFLAGS="-C target-cpu=${TARGET_CPU}" cargo build --release --locked -p tryon \
- && install -D -m 0755 target/release/tryon /out/tryon
+ && install -D -m 0755 target/release/tryon /out/tryon \
+ && docker/runtime-libs.sh /out/tryon /out/runtime
 
 FROM ${RUNTIME_IMAGE}
-# The OpenCV modules of the workspace's opencv features, and opencv-data for the Haar
-# cascade (tryon.face_cascade).
+# The shared libraries the binary links, copied from the builder with their copyright
+# files (docker/runtime-libs.sh): Debian's OpenCV packages would bring GDAL, Mesa and
+# LLVM by hard dependencies, none of which the service loads.
+# opencv-data: the Haar cascade for the face.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
-      libopencv-core406 libopencv-dnn406 libopencv-objdetect406 libopencv-imgproc406 \
-      libopencv-imgcodecs406 libopencv-features2d406 libopencv-calib3d406 opencv-data \
+ && apt-get install -y --no-install-recommends ca-certificates opencv-data \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin shop
+COPY --from=builder /out/runtime/ /
 COPY --from=builder /out/tryon /usr/local/bin/tryon
-RUN ! ldd /usr/local/bin/tryon | grep 'not found'
+RUN --mount=type=bind,source=docker/runtime-libs.sh,target=/tmp/runtime-libs.sh \
+    sh /tmp/runtime-libs.sh prune \
+ && ! ldd /usr/local/bin/tryon | grep 'not found'
 ENV SHOP_MODELS_DIR=/models \
     SHOP_DATA_DIR=/data \
     SHOP_TRYON__HOST=0.0.0.0

@@ -21,22 +21,23 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     RUSTFLAGS="-C target-cpu=${TARGET_CPU}" cargo build --release --locked -p vision \
- && install -D -m 0755 target/release/vision /out/vision
+ && install -D -m 0755 target/release/vision /out/vision \
+ && docker/runtime-libs.sh /out/vision /out/runtime
 
 FROM ${RUNTIME_IMAGE}
-# The OpenCV 4.6 modules the opencv crate is built with (Cargo.toml: dnn, objdetect,
-# imgproc, imgcodecs, features2d, calib3d; core and flann come with them), dlib with
-# ATLAS's cblas and LAPACK, and opencv-data for the Haar cascade fallback
-# (vision.face_cascade).
+# The shared libraries the binary links, copied from the builder with their copyright
+# files (docker/runtime-libs.sh): Debian's OpenCV packages would bring GDAL, Mesa and
+# LLVM, and dlib's model data, by hard dependencies; the service loads none of them.
+# opencv-data: the Haar cascade fallback (vision.face_cascade).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
-      libopencv-core406 libopencv-dnn406 libopencv-objdetect406 libopencv-imgproc406 \
-      libopencv-imgcodecs406 libopencv-features2d406 libopencv-calib3d406 opencv-data \
-      libdlib19.1 libatlas3-base liblapack3 \
+ && apt-get install -y --no-install-recommends ca-certificates opencv-data \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin shop
+COPY --from=builder /out/runtime/ /
 COPY --from=builder /out/vision /usr/local/bin/vision
-RUN ! ldd /usr/local/bin/vision | grep 'not found'
+RUN --mount=type=bind,source=docker/runtime-libs.sh,target=/tmp/runtime-libs.sh \
+    sh /tmp/runtime-libs.sh prune \
+ && ! ldd /usr/local/bin/vision | grep 'not found'
 ENV SHOP_MODELS_DIR=/models \
     SHOP_DATA_DIR=/data \
     SHOP_VISION__HOST=0.0.0.0

@@ -19,7 +19,7 @@ In the order of an install:
     catalog: a search of the seeded catalogue finds products;
     dialogue: "I am looking for a dress" brings dress cards (llama.cpp and the catalog);
     vision: one face is found in a portrait;
-    tryon: a garment picture is drawn;
+    tryon: a garment picture is drawn, and a photo is dressed in a catalogue sweater;
     kiosk: serves its page, and sees the other five services ready;
   - each process's peak memory is under the chart's memory limit for it;
   - SIGTERM stops each one within the pod's grace period, with exit status 0.
@@ -38,7 +38,7 @@ import os
 import re
 import secrets
 import shutil
-import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -384,7 +384,20 @@ def check_tryon(url: str, _: dict) -> dict:
     expect(status == 200, f"tryon: generation answered {status}: {answer[:200]!r}")
     png = base64.b64decode(json.loads(answer)["data"][0]["b64_json"])
     expect(png[:8] == b"\x89PNG\r\n\x1a\n", "tryon: the generated garment is not a PNG")
-    return {"png_bytes": len(png)}
+    # The mirror: her photo wearing the catalogue's pink sweater (OpenCV's face cascade,
+    # GrabCut and warp, and the garment from the catalog).
+    photo = (ROOT / "fixtures/vision/photos/obama.jpg").read_bytes()
+    status, _h, answer = http("POST", f"{url}/v1/tryon",
+                              {"photo_base64": base64.b64encode(photo).decode(), "sku": "SWT-1001-PNK"})
+    expect(status == 200, f"tryon: try-on answered {status}: {answer[:200]!r}")
+    tried = json.loads(answer)
+    picture = base64.b64decode(tried["png_base64"])
+    size = struct.unpack(">II", picture[16:24])  # the PNG header's width and height
+    expect(picture[:8] == b"\x89PNG\r\n\x1a\n" and size == (910, 1137),
+           f"tryon: the try-on picture is not a PNG the photo's size (910 x 1137): {size}")
+    expect(bool(tried["regions"]), "tryon: the try-on placed no garment region")
+    return {"generated_png_bytes": len(png), "try_on_size": list(size),
+            "regions": [r["category"] for r in tried["regions"]]}
 
 
 def check_kiosk(url: str, _: dict) -> dict:
