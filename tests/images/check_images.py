@@ -154,10 +154,19 @@ def qualified(image: str) -> str:
 
 
 def peak_rss_bytes(pid: int) -> int:
+    """The largest peak resident memory among the process and its descendants (an init
+    container's shell runs `models verify` as a child)."""
+    peak = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
+            peak = int(line.split()[1]) * 1024
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                peak = max(peak, peak_rss_bytes(int(child)))
+            except OSError:  # it has just ended
+                pass
+    return peak
 
 
 class Pod:
