@@ -25,8 +25,10 @@ python="$tools/kubernetes-validate-1.37.0/bin/python"
 mirror="${SHOP_MODEL_MIRROR:-$HOME/.cache/edge-shopping-assistant/model-mirror}"
 
 [ "$(id -u)" -eq 0 ] || { echo "check-images: run as root (containerd mounts image layers)" >&2; exit 1; }
-command -v containerd >/dev/null && command -v runc >/dev/null \
-    || { echo "check-images: needs containerd and runc (apt-get install containerd runc)" >&2; exit 1; }
+if ! command -v containerd >/dev/null || ! command -v runc >/dev/null; then
+    echo "check-images: needs containerd and runc (apt-get install containerd runc)" >&2
+    exit 1
+fi
 if [ ! -x "$helm" ] || [ ! -x "$python" ]; then
     echo "check-images: installing the chart's tools by running the chart's tests first" >&2
     scripts/test-helm.sh

@@ -97,8 +97,9 @@ save() {
 }
 
 bases() {
-    command -v mmdebstrap >/dev/null && command -v buildah >/dev/null \
-        || die "bases needs mmdebstrap and buildah (apt-get install mmdebstrap buildah)"
+    if ! command -v mmdebstrap >/dev/null || ! command -v buildah >/dev/null; then
+        die "bases needs mmdebstrap and buildah (apt-get install mmdebstrap buildah)"
+    fi
     command -v rustc >/dev/null || die "bases copies this machine's Rust toolchain: rustc is not on PATH"
     local rust_version sysroot work runtime_image rust_image container
     rust_version="$(rustc --version | cut -d' ' -f2)"
