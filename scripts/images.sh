@@ -62,7 +62,7 @@ build() {
         say "building $tag with $engine (${build_args[*]})"
         case "$engine" in
             docker) DOCKER_BUILDKIT=1 docker build "${build_args[@]}" -f "docker/$image.Dockerfile" -t "$tag" . ;;
-            # chroot isolation: builds inside an unprivileged container or a CI runner too;
+            # chroot isolation: RUN steps need no user namespace or OCI runtime set up;
             # --layers keeps the apt layers between builds, as Docker does.
             buildah) buildah bud --isolation chroot --layers "${build_args[@]}" \
                          -f "docker/$image.Dockerfile" -t "$tag" . ;;
