@@ -269,8 +269,9 @@ class Pod:
         return {**done, "memory_limit_mib": limit}
 
     def check_user(self, container: dict, pid: int) -> int:
-        """The process runs as the chart's runAsUser, from the image's own USER: a pod with
-        runAsNonRoot refuses an image that runs as root."""
+        """The process runs as the chart's runAsUser, from the image's own USER (a pod with
+        runAsNonRoot refuses an image that runs as root), holding no capability (the
+        chart drops them all; a non-root process must not need any)."""
         security = {**self.security, **container.get("securityContext", {})}
         if not security.get("readOnlyRootFilesystem") or security.get("allowPrivilegeEscalation", True):
             raise CheckFailed(f"{self.name}: the chart's securityContext is not hardened")
@@ -278,6 +279,9 @@ class Pod:
         uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
         if uid == 0 or uid != security.get("runAsUser"):
             raise CheckFailed(f"{self.name}: runs as uid {uid}, the chart says {security.get('runAsUser')}")
+        effective = int(re.search(r"^CapEff:\s+([0-9a-f]+)", status, re.M).group(1), 16)
+        if effective != 0 or security.get("capabilities", {}).get("drop") != ["ALL"]:
+            raise CheckFailed(f"{self.name}: holds capabilities {effective:#x}, or the chart keeps some")
         return uid
 
 
@@ -356,9 +360,11 @@ def check_catalog(url: str, tokens: dict) -> dict:
                               {"query": "pink sweater", "limit": 5},
                               {"Authorization": f"Bearer {tokens['service-token']}"})
     expect(status == 200, f"catalog: search answered {status}: {answer[:200]!r}")
-    hits = json.loads(answer)["hits"]
-    expect(len(hits) > 0, "catalog: a search of the seeded catalogue found nothing")
-    return {"search_hits": len(hits)}
+    hits = [hit["product"] for hit in json.loads(answer)["hits"]]
+    top = hits[0] if hits else {}
+    expect(top.get("category") == "sweater" and "pink" in top.get("colours", []),
+           f"catalog: the best match for 'pink sweater' is {top.get('title')!r} ({top.get('category')})")
+    return {"search_hits": len(hits), "best": top["title"]}
 
 
 def check_dialogue(url: str, _: dict) -> dict:
