@@ -940,6 +940,8 @@ def main() -> int:
     inputs = [("defaults", "shop", [])]
     inputs += [(f"store {s.stem}", s.stem, [s]) for s in stores]
     inputs += [(f"scenario {s.stem}", "shop", [s]) for s in scenarios]
+    # The release scripts/check-images.sh runs from the images: held to the same rules.
+    inputs += [("image check", "check", [ROOT / "tests/images/check-values.yaml"])]
 
     bad = sorted((ROOT / "tests/helm/bad").glob("*.yaml"))
     prefetch([lint_cmd(args.helm, args.kube_version, f) for _, _, f in inputs]
@@ -994,7 +996,7 @@ def main() -> int:
     check_notes(args.helm, args.kube_version, inputs)
 
     elapsed = time.monotonic() - started
-    print(f"helm lint --strict: {len(inputs)} values sets (defaults, {len(stores)} stores, {len(scenarios)} scenarios)")
+    print(f"helm lint --strict: {len(inputs)} values sets (defaults, {len(stores)} stores, {len(scenarios)} scenarios, the image check's)")
     print(f"kubernetes-validate --strict (Kubernetes {args.kube_version}): {len(passed)} manifests in {len(renders)} renders")
     print(f"bad values rejected by helm template: {rejected}")
     print(f"config files accepted by the kiosk binary's loader: {run_configs}")
