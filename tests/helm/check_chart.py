@@ -857,6 +857,13 @@ def check_dockerfiles() -> None:
         CHECK.ok(re.search(r"COPY --from=builder [^\n]*/usr/local/bin/" + crate, runtime) is not None,
                  "the runtime stage does not take the binary from the builder")
         CHECK.ok("not found" in runtime and "ldd" in runtime, "no check that every shared library is present")
+        if image in ("vision", "tryon"):
+            # Debian's OpenCV runtime packages would bring GDAL, Mesa and LLVM (docker/runtime-libs.sh).
+            CHECK.ok(re.search(r"apt-get install[^\n]*libopencv-", runtime) is None,
+                     "installs Debian's OpenCV runtime packages instead of the libraries the binary links")
+            CHECK.ok(f"docker/runtime-libs.sh /out/{crate} /out/runtime" in text
+                     and "COPY --from=builder /out/runtime/ /" in runtime and "runtime-libs.sh prune" in runtime,
+                     "does not take the linked libraries from the builder (docker/runtime-libs.sh)")
     CHECK.context = ".dockerignore"
     ignore = (ROOT / ".dockerignore").read_text().split()
     for entry in ("target", "models", ".data", ".git"):
