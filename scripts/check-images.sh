@@ -12,16 +12,13 @@
 #                                                                 # on a k3s node, its images
 #
 # Needs root (containerd mounts the images' layers), containerd and ctr (Debian:
-# containerd runc) and the chart's tools (scripts/test-helm.sh installs them). The model
+# containerd runc); it installs the chart's tools as scripts/test-helm.sh does. The model
 # mirror is $SHOP_MODEL_MIRROR, or a folder in the cache that this script fills once from
 # the registries (`models fetch`, about 420 MB). Not part of the README's test command:
 # building the images takes 42 minutes cold on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools="${SHOP_TOOLS_DIR:-$HOME/.cache/edge-shopping-assistant/tools}"
-helm="$tools/helm-v3.17.3/helm"
-python="$tools/kubernetes-validate-1.37.0/bin/python"
 mirror="${SHOP_MODEL_MIRROR:-$HOME/.cache/edge-shopping-assistant/model-mirror}"
 
 [ "$(id -u)" -eq 0 ] || { echo "check-images: run as root (containerd mounts image layers)" >&2; exit 1; }
@@ -29,10 +26,8 @@ if ! command -v containerd >/dev/null || ! command -v runc >/dev/null; then
     echo "check-images: needs containerd and runc (apt-get install containerd runc)" >&2
     exit 1
 fi
-if [ ! -x "$helm" ] || [ ! -x "$python" ]; then
-    echo "check-images: installing the chart's tools by running the chart's tests first" >&2
-    scripts/test-helm.sh
-fi
+# helm, and the virtualenv whose Python has PyYAML ($helm, $venv), installed once.
+. scripts/helm-tools.sh
 
 if [ -z "${SHOP_MODEL_MIRROR:-}" ] && [ ! -f "$mirror/.complete" ]; then
     echo "check-images: filling the model mirror $mirror from the registries" >&2
@@ -50,5 +45,5 @@ fi
 
 # HELM_* in the throwaway folder: nothing is written to the user's helm config.
 export HELM_CACHE_HOME="$work/helm-cache" HELM_CONFIG_HOME="$work/helm-config" HELM_DATA_HOME="$work/helm-data"
-"$python" tests/images/check_images.py --helm "$helm" --mirror "$mirror" \
+"$venv/bin/python" tests/images/check_images.py --helm "$helm" --mirror "$mirror" \
     ${archive:+--archive "$archive"} ${CONTAINERD_ADDRESS:+--address "$CONTAINERD_ADDRESS"}
