@@ -60,8 +60,8 @@ class CheckFailed(Exception):
     """A check a store's engineer would see fail."""
 
 
-def run(*command: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(command, check=True, text=True, capture_output=True, **kwargs)
+def run(*command: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(command, check=check, text=True, capture_output=True)
 
 
 class Containerd:
@@ -83,8 +83,8 @@ class Containerd:
                 time.sleep(0.2)
         self.address = address
 
-    def ctr(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        return run("ctr", "--address", self.address, "-n", NAMESPACE, *args, **kwargs)
+    def ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run("ctr", "--address", self.address, "-n", NAMESPACE, *args, check=check)
 
     def entrypoint(self, image: str) -> list[str]:
         """The image's ENTRYPOINT, from its config in containerd's content store."""
@@ -246,8 +246,7 @@ class Pod:
                 raise CheckFailed(f"{self.name}: {task} still running after {within_s} s")
             time.sleep(0.2)
         # ctr exits with the task's exit status.
-        deleted = subprocess.run(["ctr", "--address", ctr.address, "-n", NAMESPACE, "tasks",
-                                  "delete", task], capture_output=True, text=True)
+        deleted = ctr.ctr("tasks", "delete", task, check=False)
         return {"exit_status": deleted.returncode, "seconds": round(time.monotonic() - began, 1),
                 "peak_rss_mib": peak >> 20}
 
@@ -319,9 +318,8 @@ class Service(Pod):
 
 
 def remove(ctr: Containerd, task: str):
-    for what in (["tasks", "delete", "--force"], ["containers", "delete"]):
-        subprocess.run(["ctr", "--address", ctr.address, "-n", NAMESPACE, *what, task],
-                       capture_output=True)
+    ctr.ctr("tasks", "delete", "--force", task, check=False)
+    ctr.ctr("containers", "delete", task, check=False)
 
 
 def multipart(fields: dict[str, str], file_field: str, filename: str, content: bytes, mime: str):
@@ -484,13 +482,13 @@ def main() -> int:
         expect(qualified(install["image"]) in sizes, f"{install['image']} is not in containerd: import it first")
         summary["models_job"] = installer.run_to_completion(ctr, install, network=False)
 
+        in_cluster = "|".join(re.escape(d["metadata"]["name"]) for d in of_kind("Service"))
         for deployment in of_kind("Deployment"):
             component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
             (config,) = [d for d in of_kind("ConfigMap")
                          if d["metadata"]["labels"].get("app.kubernetes.io/component") == component]
             config_dir = work / f"config-{component}"
             config_dir.mkdir()
-            in_cluster = "|".join(re.escape(d["metadata"]["name"]) for d in of_kind("Service"))
             (config_dir / "config.toml").write_text(
                 re.sub(rf"http://({in_cluster}):", "http://127.0.0.1:", config["data"]["config.toml"]))
             services.append(Service(deployment, {**shared, "config": config_dir}, tokens, work))
