@@ -82,16 +82,21 @@ save() {
     # has been pulled here (docker pull qdrant/qdrant:<qdrant.image.tag>).
     local qdrant
     qdrant="docker.io/qdrant/qdrant:$(sed -n '/^qdrant:/,/^[a-z]/s/^    tag: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' helm/values.yaml | head -n 1)"
-    case "$engine" in
-        docker) if docker image inspect "$qdrant" >/dev/null 2>&1; then refs+=("$qdrant"); else
-                    say "$qdrant is not here: stores with a Qdrant server import it separately"; fi
-                docker save -o "$file" "${refs[@]}" ;;
-        # podman writes several images into one docker-archive; buildah alone cannot.
-        buildah) command -v podman >/dev/null || die "saving several images needs podman (apt-get install podman)"
-                 if podman image exists "$qdrant"; then refs+=("$qdrant"); else
-                     say "$qdrant is not here: stores with a Qdrant server import it separately"; fi
-                 rm -f "$file"
-                 podman save --multi-image-archive --format docker-archive -o "$file" "${refs[@]}" ;;
+    # podman writes several images into one docker-archive; buildah alone cannot.
+    local tool=docker
+    if [ "$engine" = buildah ]; then
+        command -v podman >/dev/null || die "saving several images needs podman (apt-get install podman)"
+        tool=podman
+    fi
+    if "$tool" image inspect "$qdrant" >/dev/null 2>&1; then
+        refs+=("$qdrant")
+    else
+        say "$qdrant is not here: stores with a Qdrant server import it separately"
+    fi
+    rm -f "$file"
+    case "$tool" in
+        docker) docker save -o "$file" "${refs[@]}" ;;
+        podman) podman save --multi-image-archive --format docker-archive -o "$file" "${refs[@]}" ;;
     esac
     say "wrote $file ($(du -h "$file" | cut -f1)): ${refs[*]}"
 }
